@@ -1,7 +1,8 @@
 //! Typed async clients for the users, orders and products services, over one pooled reqwest
 //! client (keep-alive, connect and request timeouts from config). Each method is one downstream
 //! call; batching and per-request caching live in [`crate::loaders`]. Contract errors are mapped to
-//! [`DownstreamError`]. Lists of more than 100 ids are split into concurrent calls.
+//! [`DownstreamError`], returned inside [`crate::error::BffError`] so a resolver's `?` keeps the
+//! stable code. Lists of more than 100 ids are split into concurrent calls.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -12,7 +13,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::config::DownstreamConfig;
-use crate::error::{DownstreamError, Service};
+use crate::error::{BffResult, DownstreamError, Service};
 use crate::models::*;
 
 /// The long-lived downstream clients; cheap to clone.
@@ -66,7 +67,7 @@ impl DownstreamClients {
         path: &str,
         query: &[(&str, String)],
         body: Option<&(dyn ErasedBody + Sync)>,
-    ) -> Result<T, DownstreamError> {
+    ) -> BffResult<T> {
         let url = format!("{}{}", self.base_url(service), path);
         let mut request = self.inner.http.request(method, url);
         if !query.is_empty() {
@@ -87,12 +88,15 @@ impl DownstreamClients {
             .await
             .map_err(|err| transport_error(service, &err))?;
         if status.is_success() {
-            return serde_json::from_slice(&bytes).map_err(|err| DownstreamError::Decode {
-                service,
-                detail: err.to_string(),
+            return serde_json::from_slice(&bytes).map_err(|err| {
+                DownstreamError::Decode {
+                    service,
+                    detail: err.to_string(),
+                }
+                .into()
             });
         }
-        Err(status_error(service, status, &bytes))
+        Err(status_error(service, status, &bytes).into())
     }
 
     async fn get<T: DeserializeOwned>(
@@ -100,7 +104,7 @@ impl DownstreamClients {
         service: Service,
         path: &str,
         query: &[(&str, String)],
-    ) -> Result<T, DownstreamError> {
+    ) -> BffResult<T> {
         self.call(service, Method::GET, path, query, None).await
     }
 
@@ -111,7 +115,7 @@ impl DownstreamClients {
         path: &str,
         param: &'static str,
         ids: &[Id],
-    ) -> Result<Vec<T>, DownstreamError> {
+    ) -> BffResult<Vec<T>> {
         let chunks = ids.chunks(MAX_IDS_PER_CALL).map(|chunk| async move {
             self.get::<Vec<T>>(service, path, &[(param, join_ids(chunk))])
                 .await
@@ -122,12 +126,12 @@ impl DownstreamClients {
     // ---- users ----
 
     /// `GET /users/{id}`.
-    pub async fn user(&self, id: Id) -> Result<User, DownstreamError> {
+    pub async fn user(&self, id: Id) -> BffResult<User> {
         self.get(Service::Users, &format!("/users/{id}"), &[]).await
     }
 
     /// `GET /users?ids=…`: the known users among `ids`.
-    pub async fn users_by_ids(&self, ids: &[Id]) -> Result<Vec<User>, DownstreamError> {
+    pub async fn users_by_ids(&self, ids: &[Id]) -> BffResult<Vec<User>> {
         self.get_by_ids(Service::Users, "/users", "ids", ids).await
     }
 
@@ -137,14 +141,14 @@ impl DownstreamClients {
         q: Option<&str>,
         limit: usize,
         after: Option<&str>,
-    ) -> Result<Page<User>, DownstreamError> {
+    ) -> BffResult<Page<User>> {
         let mut query = page_params(limit, after);
         push_opt(&mut query, "q", q);
         self.get(Service::Users, "/users", &query).await
     }
 
     /// `PATCH /users/{id}`.
-    pub async fn update_user(&self, id: Id, patch: &UserPatch) -> Result<User, DownstreamError> {
+    pub async fn update_user(&self, id: Id, patch: &UserPatch) -> BffResult<User> {
         self.call(
             Service::Users,
             Method::PATCH,
@@ -158,13 +162,13 @@ impl DownstreamClients {
     // ---- orders ----
 
     /// `GET /orders/{id}`.
-    pub async fn order(&self, id: Id) -> Result<Order, DownstreamError> {
+    pub async fn order(&self, id: Id) -> BffResult<Order> {
         self.get(Service::Orders, &format!("/orders/{id}"), &[])
             .await
     }
 
     /// `GET /orders?ids=…`.
-    pub async fn orders_by_ids(&self, ids: &[Id]) -> Result<Vec<Order>, DownstreamError> {
+    pub async fn orders_by_ids(&self, ids: &[Id]) -> BffResult<Vec<Order>> {
         self.get_by_ids(Service::Orders, "/orders", "ids", ids)
             .await
     }
@@ -175,7 +179,7 @@ impl DownstreamClients {
         user_id: Id,
         limit: usize,
         after: Option<&str>,
-    ) -> Result<Page<Order>, DownstreamError> {
+    ) -> BffResult<Page<Order>> {
         let mut query = page_params(limit, after);
         query.push(("user_id", user_id.to_string()));
         self.get(Service::Orders, "/orders", &query).await
@@ -186,7 +190,7 @@ impl DownstreamClients {
         &self,
         user_ids: &[Id],
         per_user: usize,
-    ) -> Result<HashMap<Id, Vec<Order>>, DownstreamError> {
+    ) -> BffResult<HashMap<Id, Vec<Order>>> {
         let chunks = user_ids.chunks(MAX_IDS_PER_CALL).map(|chunk| async move {
             self.get::<HashMap<String, Vec<Order>>>(
                 Service::Orders,
@@ -217,29 +221,25 @@ impl DownstreamClients {
         status: Option<OrderStatus>,
         limit: usize,
         after: Option<&str>,
-    ) -> Result<Page<Order>, DownstreamError> {
+    ) -> BffResult<Page<Order>> {
         let mut query = page_params(limit, after);
         push_opt(&mut query, "status", status.map(OrderStatus::as_str));
         self.get(Service::Orders, "/orders", &query).await
     }
 
     /// `GET /orders/stats`.
-    pub async fn order_stats(&self) -> Result<OrderStats, DownstreamError> {
+    pub async fn order_stats(&self) -> BffResult<OrderStats> {
         self.get(Service::Orders, "/orders/stats", &[]).await
     }
 
     /// `POST /orders`: the service prices the items and checks stock.
-    pub async fn place_order(&self, order: &NewOrder) -> Result<Order, DownstreamError> {
+    pub async fn place_order(&self, order: &NewOrder) -> BffResult<Order> {
         self.call(Service::Orders, Method::POST, "/orders", &[], Some(order))
             .await
     }
 
     /// `PATCH /orders/{id}`: a status transition.
-    pub async fn update_order_status(
-        &self,
-        id: Id,
-        status: OrderStatus,
-    ) -> Result<Order, DownstreamError> {
+    pub async fn update_order_status(&self, id: Id, status: OrderStatus) -> BffResult<Order> {
         self.call(
             Service::Orders,
             Method::PATCH,
@@ -253,13 +253,13 @@ impl DownstreamClients {
     // ---- products ----
 
     /// `GET /products/{id}`.
-    pub async fn product(&self, id: Id) -> Result<Product, DownstreamError> {
+    pub async fn product(&self, id: Id) -> BffResult<Product> {
         self.get(Service::Products, &format!("/products/{id}"), &[])
             .await
     }
 
     /// `GET /products?ids=…`.
-    pub async fn products_by_ids(&self, ids: &[Id]) -> Result<Vec<Product>, DownstreamError> {
+    pub async fn products_by_ids(&self, ids: &[Id]) -> BffResult<Vec<Product>> {
         self.get_by_ids(Service::Products, "/products", "ids", ids)
             .await
     }
@@ -271,7 +271,7 @@ impl DownstreamClients {
         category: Option<&str>,
         limit: usize,
         after: Option<&str>,
-    ) -> Result<Page<Product>, DownstreamError> {
+    ) -> BffResult<Page<Product>> {
         let mut query = page_params(limit, after);
         push_opt(&mut query, "q", q);
         push_opt(&mut query, "category", category);
@@ -279,7 +279,7 @@ impl DownstreamClients {
     }
 
     /// `GET /products/featured?limit=`.
-    pub async fn featured_products(&self, limit: usize) -> Result<Vec<Product>, DownstreamError> {
+    pub async fn featured_products(&self, limit: usize) -> BffResult<Vec<Product>> {
         self.get(
             Service::Products,
             "/products/featured",
@@ -294,7 +294,7 @@ impl DownstreamClients {
         product_id: Id,
         limit: usize,
         after: Option<&str>,
-    ) -> Result<ReviewsPage, DownstreamError> {
+    ) -> BffResult<ReviewsPage> {
         self.get(
             Service::Products,
             &format!("/products/{product_id}/reviews"),
@@ -304,10 +304,7 @@ impl DownstreamClients {
     }
 
     /// `GET /reviews/summary?product_ids=…`.
-    pub async fn review_summaries(
-        &self,
-        product_ids: &[Id],
-    ) -> Result<Vec<ReviewSummary>, DownstreamError> {
+    pub async fn review_summaries(&self, product_ids: &[Id]) -> BffResult<Vec<ReviewSummary>> {
         self.get_by_ids(
             Service::Products,
             "/reviews/summary",
@@ -318,11 +315,7 @@ impl DownstreamClients {
     }
 
     /// `GET /products/{id}/related?limit=`.
-    pub async fn related_products(
-        &self,
-        product_id: Id,
-        limit: usize,
-    ) -> Result<Vec<Product>, DownstreamError> {
+    pub async fn related_products(&self, product_id: Id, limit: usize) -> BffResult<Vec<Product>> {
         self.get(
             Service::Products,
             &format!("/products/{product_id}/related"),
@@ -332,11 +325,7 @@ impl DownstreamClients {
     }
 
     /// `PATCH /products/{id}`.
-    pub async fn update_product(
-        &self,
-        id: Id,
-        patch: &ProductPatch,
-    ) -> Result<Product, DownstreamError> {
+    pub async fn update_product(&self, id: Id, patch: &ProductPatch) -> BffResult<Product> {
         self.call(
             Service::Products,
             Method::PATCH,

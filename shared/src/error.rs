@@ -171,12 +171,6 @@ impl From<DownstreamError> for BffError {
     }
 }
 
-impl From<std::sync::Arc<DownstreamError>> for BffError {
-    fn from(err: std::sync::Arc<DownstreamError>) -> Self {
-        BffError::Downstream((*err).clone())
-    }
-}
-
 impl From<BffError> for async_graphql::Error {
     fn from(err: BffError) -> Self {
         let code = err.code();

@@ -5,17 +5,16 @@
 
 use std::collections::HashMap;
 use std::hash::Hash;
-use std::sync::Arc;
 
 use async_graphql::dataloader::{DataLoader, HashMapCache, Loader};
 
 use crate::clients::DownstreamClients;
 use crate::config::LoaderConfig;
-use crate::error::{BffError, BffResult, DownstreamError};
+use crate::error::{BffError, BffResult};
 use crate::models::*;
 
-/// Loader error: `Clone` is required by async-graphql, so the error is shared.
-pub type LoadError = Arc<DownstreamError>;
+/// Loader error (`Clone`, as async-graphql requires).
+pub type LoadError = BffError;
 
 /// Users by id (`GET /users?ids`).
 pub struct UsersById(DownstreamClients);
@@ -87,7 +86,7 @@ impl Loader<RecentOrdersKey> for RecentOrdersByUser {
         }
         let calls = by_size.into_iter().map(|(per_user, ids)| async move {
             let orders = self.0.recent_orders_of_users(&ids, per_user).await?;
-            Ok::<_, DownstreamError>(ids.into_iter().map(move |user_id| {
+            Ok::<_, BffError>(ids.into_iter().map(move |user_id| {
                 let key = RecentOrdersKey { user_id, per_user };
                 (key, orders.get(&user_id).cloned().unwrap_or_default())
             }))
@@ -132,7 +131,6 @@ impl Downstream {
     }
 
     /// The underlying clients, for calls that are not batched (searches, pages, mutations).
-    /// Their errors convert into [`BffError`] with `?`.
     pub fn clients(&self) -> &DownstreamClients {
         &self.clients
     }
