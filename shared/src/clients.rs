@@ -16,10 +16,47 @@ use crate::config::DownstreamConfig;
 use crate::error::{BffResult, DownstreamError, Service};
 use crate::models::*;
 
-/// The long-lived downstream clients; cheap to clone.
+/// The downstream clients; cheap to clone. The long-lived instance has an empty
+/// [`RequestMeta`]; [`DownstreamClients::for_request`] makes a per-request copy whose calls carry
+/// the request's identity and deadline.
 #[derive(Clone)]
 pub struct DownstreamClients {
     inner: Arc<Inner>,
+    request: Arc<RequestMeta>,
+}
+
+/// What every downstream call of one GraphQL request carries.
+#[derive(Debug, Clone, Default)]
+pub struct RequestMeta {
+    /// Sent as `x-request-id`.
+    pub request_id: Option<String>,
+    /// W3C trace context, sent as `traceparent`.
+    pub traceparent: Option<String>,
+    /// When the request must have answered; each call gets at most what is left, and the
+    /// remaining budget travels as `x-request-deadline-ms`.
+    pub deadline: Option<std::time::Instant>,
+}
+
+impl RequestMeta {
+    fn apply(
+        &self,
+        mut request: reqwest::RequestBuilder,
+        call_timeout: std::time::Duration,
+    ) -> reqwest::RequestBuilder {
+        if let Some(id) = &self.request_id {
+            request = request.header("x-request-id", id);
+        }
+        if let Some(traceparent) = &self.traceparent {
+            request = request.header("traceparent", traceparent);
+        }
+        if let Some(deadline) = self.deadline {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            request = request
+                .timeout(left.min(call_timeout))
+                .header("x-request-deadline-ms", left.as_millis().to_string());
+        }
+        request
+    }
 }
 
 struct Inner {
@@ -27,6 +64,8 @@ struct Inner {
     users: String,
     orders: String,
     products: String,
+    /// Each call's own timeout, before the request's deadline shortens it.
+    call_timeout: std::time::Duration,
 }
 
 /// Query parameters of a list call (`limit`, `after`, filters).
@@ -47,8 +86,18 @@ impl DownstreamClients {
                 users: config.users_url.clone(),
                 orders: config.orders_url.clone(),
                 products: config.products_url.clone(),
+                call_timeout: config.request_timeout,
             }),
+            request: Arc::default(),
         })
+    }
+
+    /// A copy whose calls carry `meta` (request id, trace context, deadline).
+    pub fn for_request(&self, meta: RequestMeta) -> Self {
+        Self {
+            inner: self.inner.clone(),
+            request: Arc::new(meta),
+        }
     }
 
     /// Base URL of a service.
@@ -60,16 +109,21 @@ impl DownstreamClients {
         }
     }
 
+    /// One downstream call. `route` is the route template (e.g. `GET /users?ids`) used in logs
+    /// and metrics, never the concrete path.
     async fn call<T: DeserializeOwned>(
         &self,
         service: Service,
+        route: &'static str,
         method: Method,
         path: &str,
         query: &[(&str, String)],
         body: Option<&(dyn ErasedBody + Sync)>,
     ) -> BffResult<T> {
+        let _ = route;
         let url = format!("{}{}", self.base_url(service), path);
         let mut request = self.inner.http.request(method, url);
+        request = self.request.apply(request, self.inner.call_timeout);
         if !query.is_empty() {
             request = request.query(query);
         }
@@ -102,22 +156,25 @@ impl DownstreamClients {
     async fn get<T: DeserializeOwned>(
         &self,
         service: Service,
+        route: &'static str,
         path: &str,
         query: &[(&str, String)],
     ) -> BffResult<T> {
-        self.call(service, Method::GET, path, query, None).await
+        self.call(service, route, Method::GET, path, query, None)
+            .await
     }
 
     /// GETs `path?{param}=ids` in chunks of at most 100 ids, concurrently, concatenating the results.
     async fn get_by_ids<T: DeserializeOwned>(
         &self,
         service: Service,
+        route: &'static str,
         path: &str,
         param: &'static str,
         ids: &[Id],
     ) -> BffResult<Vec<T>> {
         let chunks = ids.chunks(MAX_IDS_PER_CALL).map(|chunk| async move {
-            self.get::<Vec<T>>(service, path, &[(param, join_ids(chunk))])
+            self.get::<Vec<T>>(service, route, path, &[(param, join_ids(chunk))])
                 .await
         });
         Ok(try_join_all(chunks).await?.into_iter().flatten().collect())
@@ -127,12 +184,19 @@ impl DownstreamClients {
 
     /// `GET /users/{id}`.
     pub async fn user(&self, id: Id) -> BffResult<User> {
-        self.get(Service::Users, &format!("/users/{id}"), &[]).await
+        self.get(
+            Service::Users,
+            "GET /users/{id}",
+            &format!("/users/{id}"),
+            &[],
+        )
+        .await
     }
 
     /// `GET /users?ids=…`: the known users among `ids`.
     pub async fn users_by_ids(&self, ids: &[Id]) -> BffResult<Vec<User>> {
-        self.get_by_ids(Service::Users, "/users", "ids", ids).await
+        self.get_by_ids(Service::Users, "GET /users?ids", "/users", "ids", ids)
+            .await
     }
 
     /// `GET /users?q=&limit=&after=`.
@@ -144,13 +208,15 @@ impl DownstreamClients {
     ) -> BffResult<Page<User>> {
         let mut query = page_params(limit, after);
         push_opt(&mut query, "q", q);
-        self.get(Service::Users, "/users", &query).await
+        self.get(Service::Users, "GET /users", "/users", &query)
+            .await
     }
 
     /// `PATCH /users/{id}`.
     pub async fn update_user(&self, id: Id, patch: &UserPatch) -> BffResult<User> {
         self.call(
             Service::Users,
+            "PATCH /users/{id}",
             Method::PATCH,
             &format!("/users/{id}"),
             &[],
@@ -163,13 +229,18 @@ impl DownstreamClients {
 
     /// `GET /orders/{id}`.
     pub async fn order(&self, id: Id) -> BffResult<Order> {
-        self.get(Service::Orders, &format!("/orders/{id}"), &[])
-            .await
+        self.get(
+            Service::Orders,
+            "GET /orders/{id}",
+            &format!("/orders/{id}"),
+            &[],
+        )
+        .await
     }
 
     /// `GET /orders?ids=…`.
     pub async fn orders_by_ids(&self, ids: &[Id]) -> BffResult<Vec<Order>> {
-        self.get_by_ids(Service::Orders, "/orders", "ids", ids)
+        self.get_by_ids(Service::Orders, "GET /orders?ids", "/orders", "ids", ids)
             .await
     }
 
@@ -182,7 +253,8 @@ impl DownstreamClients {
     ) -> BffResult<Page<Order>> {
         let mut query = page_params(limit, after);
         query.push(("user_id", user_id.to_string()));
-        self.get(Service::Orders, "/orders", &query).await
+        self.get(Service::Orders, "GET /orders?user_id", "/orders", &query)
+            .await
     }
 
     /// `GET /orders?user_ids=…&per_user=`: the newest `per_user` orders of each user.
@@ -194,6 +266,7 @@ impl DownstreamClients {
         let chunks = user_ids.chunks(MAX_IDS_PER_CALL).map(|chunk| async move {
             self.get::<HashMap<String, Vec<Order>>>(
                 Service::Orders,
+                "GET /orders?user_ids",
                 "/orders",
                 &[
                     ("user_ids", join_ids(chunk)),
@@ -224,24 +297,34 @@ impl DownstreamClients {
     ) -> BffResult<Page<Order>> {
         let mut query = page_params(limit, after);
         push_opt(&mut query, "status", status.map(OrderStatus::as_str));
-        self.get(Service::Orders, "/orders", &query).await
+        self.get(Service::Orders, "GET /orders", "/orders", &query)
+            .await
     }
 
     /// `GET /orders/stats`.
     pub async fn order_stats(&self) -> BffResult<OrderStats> {
-        self.get(Service::Orders, "/orders/stats", &[]).await
+        self.get(Service::Orders, "GET /orders/stats", "/orders/stats", &[])
+            .await
     }
 
     /// `POST /orders`: the service prices the items and checks stock.
     pub async fn place_order(&self, order: &NewOrder) -> BffResult<Order> {
-        self.call(Service::Orders, Method::POST, "/orders", &[], Some(order))
-            .await
+        self.call(
+            Service::Orders,
+            "POST /orders",
+            Method::POST,
+            "/orders",
+            &[],
+            Some(order),
+        )
+        .await
     }
 
     /// `PATCH /orders/{id}`: a status transition.
     pub async fn update_order_status(&self, id: Id, status: OrderStatus) -> BffResult<Order> {
         self.call(
             Service::Orders,
+            "PATCH /orders/{id}",
             Method::PATCH,
             &format!("/orders/{id}"),
             &[],
@@ -254,14 +337,25 @@ impl DownstreamClients {
 
     /// `GET /products/{id}`.
     pub async fn product(&self, id: Id) -> BffResult<Product> {
-        self.get(Service::Products, &format!("/products/{id}"), &[])
-            .await
+        self.get(
+            Service::Products,
+            "GET /products/{id}",
+            &format!("/products/{id}"),
+            &[],
+        )
+        .await
     }
 
     /// `GET /products?ids=…`.
     pub async fn products_by_ids(&self, ids: &[Id]) -> BffResult<Vec<Product>> {
-        self.get_by_ids(Service::Products, "/products", "ids", ids)
-            .await
+        self.get_by_ids(
+            Service::Products,
+            "GET /products?ids",
+            "/products",
+            "ids",
+            ids,
+        )
+        .await
     }
 
     /// `GET /products?q=&category=&limit=&after=`.
@@ -275,13 +369,15 @@ impl DownstreamClients {
         let mut query = page_params(limit, after);
         push_opt(&mut query, "q", q);
         push_opt(&mut query, "category", category);
-        self.get(Service::Products, "/products", &query).await
+        self.get(Service::Products, "GET /products", "/products", &query)
+            .await
     }
 
     /// `GET /products/featured?limit=`.
     pub async fn featured_products(&self, limit: usize) -> BffResult<Vec<Product>> {
         self.get(
             Service::Products,
+            "GET /products/featured",
             "/products/featured",
             &[("limit", limit.to_string())],
         )
@@ -297,6 +393,7 @@ impl DownstreamClients {
     ) -> BffResult<ReviewsPage> {
         self.get(
             Service::Products,
+            "GET /products/{id}/reviews",
             &format!("/products/{product_id}/reviews"),
             &page_params(limit, after),
         )
@@ -307,6 +404,7 @@ impl DownstreamClients {
     pub async fn review_summaries(&self, product_ids: &[Id]) -> BffResult<Vec<ReviewSummary>> {
         self.get_by_ids(
             Service::Products,
+            "GET /reviews/summary",
             "/reviews/summary",
             "product_ids",
             product_ids,
@@ -318,6 +416,7 @@ impl DownstreamClients {
     pub async fn related_products(&self, product_id: Id, limit: usize) -> BffResult<Vec<Product>> {
         self.get(
             Service::Products,
+            "GET /products/{id}/related",
             &format!("/products/{product_id}/related"),
             &[("limit", limit.to_string())],
         )
@@ -328,6 +427,7 @@ impl DownstreamClients {
     pub async fn update_product(&self, id: Id, patch: &ProductPatch) -> BffResult<Product> {
         self.call(
             Service::Products,
+            "PATCH /products/{id}",
             Method::PATCH,
             &format!("/products/{id}"),
             &[],

@@ -118,7 +118,8 @@ fn loader<T: Send + Sync + 'static>(inner: T, config: &LoaderConfig) -> Cached<T
 }
 
 impl Downstream {
-    /// Fresh loaders for one request.
+    /// Fresh loaders for one request; `clients` should be the request's own copy
+    /// ([`DownstreamClients::for_request`]).
     pub fn new(clients: &DownstreamClients, config: &LoaderConfig) -> Self {
         Self {
             clients: clients.clone(),
