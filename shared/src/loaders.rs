@@ -138,22 +138,22 @@ impl Downstream {
 
     /// A user by id, batched with the other users asked for in this request.
     pub async fn user(&self, id: Id) -> BffResult<Option<User>> {
-        Ok(self.users.load_one(id).await?)
+        self.users.load_one(id).await
     }
 
     /// Several users, in one batched call; unknown ids are absent.
     pub async fn users(&self, ids: impl IntoIterator<Item = Id>) -> BffResult<HashMap<Id, User>> {
-        Ok(self.users.load_many(ids).await?)
+        self.users.load_many(ids).await
     }
 
     /// An order by id, batched.
     pub async fn order(&self, id: Id) -> BffResult<Option<Order>> {
-        Ok(self.orders.load_one(id).await?)
+        self.orders.load_one(id).await
     }
 
     /// A product by id, batched.
     pub async fn product(&self, id: Id) -> BffResult<Option<Product>> {
-        Ok(self.products.load_one(id).await?)
+        self.products.load_one(id).await
     }
 
     /// Several products, in one batched call; unknown ids are absent.
@@ -161,12 +161,12 @@ impl Downstream {
         &self,
         ids: impl IntoIterator<Item = Id>,
     ) -> BffResult<HashMap<Id, Product>> {
-        Ok(self.products.load_many(ids).await?)
+        self.products.load_many(ids).await
     }
 
     /// A product's rating summary, batched with the other products of this request.
     pub async fn review_summary(&self, product_id: Id) -> BffResult<Option<ReviewSummary>> {
-        Ok(self.review_summaries.load_one(product_id).await?)
+        self.review_summaries.load_one(product_id).await
     }
 
     /// A user's `per_user` newest orders, batched over the users of this request.
