@@ -13,4 +13,15 @@ if command -v redis-server >/dev/null 2>&1; then
   fi
 fi
 
+# Browser test: Debian's Chromium and playwright-core (npm); node 20 and npm are on the machine.
+if [ ! -x /usr/bin/chromium ]; then
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+fi
+[ -d browser-tests/node_modules/playwright-core ] ||
+  (cd browser-tests && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error)
+
 cargo test --workspace --locked
+
+# GraphiQL in a real browser, offline: starts target/debug/stack, runs `node --test`, stops it.
+./browser-tests/run.sh

@@ -1,8 +1,11 @@
 //! Who is asking: the viewer extracted from the request's `Authorization: Bearer` JWT (HS256 with
-//! a configured secret). `sub` is the user id, `role` is `customer` or `admin`, `exp` is required.
+//! a configured secret; RS256/ES256 with keys from a JWKS URL, see [`crate::edge::jwks`]). `sub`
+//! is the user id, the role claim (default `role`) makes an admin when it holds the admin role
+//! (default `admin`), `exp` is required; `nbf`, `iss` and `aud` are checked when configured.
 //! A missing token makes an anonymous request; an invalid one is remembered as such, so fields that
 //! need a viewer answer UNAUTHENTICATED with a reason (the token itself is never logged).
 
+use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use axum::http::HeaderMap;
@@ -10,6 +13,8 @@ use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
 
 use crate::config::AuthConfig;
+use crate::edge::config::JwtPolicy;
+use crate::edge::jwks::JwksCache;
 use crate::error::{BffError, BffResult};
 use crate::models::{Id, Role};
 
@@ -75,31 +80,104 @@ pub struct Claims {
     pub iat: Option<u64>,
 }
 
-/// Verifies bearer tokens.
+/// Verifies bearer tokens: HS256 with the configured secret, and (with a JWKS URL) RS256/ES256
+/// with the identity provider's keys. The algorithm is pinned to the key's family, `exp` is
+/// required, `nbf`, `iss` and `aud` are checked when configured.
 #[derive(Clone)]
 pub struct TokenVerifier {
     key: DecodingKey,
     validation: Validation,
+    rules: Arc<ClaimRules>,
+    jwks: Option<Arc<JwksCache>>,
 }
+
+/// How claims become a viewer.
+struct ClaimRules {
+    auth: AuthConfig,
+    policy: JwtPolicy,
+}
+
+impl ClaimRules {
+    fn validation(&self, algorithms: &[Algorithm]) -> Validation {
+        let mut validation = Validation::new(algorithms.first().copied().unwrap_or_default());
+        validation.algorithms = algorithms.to_vec();
+        validation.leeway = self.auth.leeway.as_secs();
+        validation.validate_nbf = true;
+        let mut required = vec!["exp", "sub"];
+        if let Some(issuer) = &self.policy.issuer {
+            validation.set_issuer(&[issuer]);
+            required.push("iss");
+        }
+        match &self.policy.audience {
+            Some(audience) => {
+                validation.set_audience(&[audience]);
+                required.push("aud");
+            }
+            None => validation.validate_aud = false,
+        }
+        validation.set_required_spec_claims(&required);
+        validation
+    }
+
+    fn viewer(&self, claims: &serde_json::Map<String, serde_json::Value>) -> Auth {
+        let Some(user_id) = claims
+            .get("sub")
+            .and_then(serde_json::Value::as_str)
+            .and_then(|sub| sub.parse::<Id>().ok())
+        else {
+            return Auth::Invalid;
+        };
+        let admin = &self.policy.admin_role;
+        let is_admin = match claims.get(&self.policy.role_claim) {
+            Some(serde_json::Value::String(role)) => role == admin,
+            Some(serde_json::Value::Array(roles)) => {
+                roles.iter().any(|r| r.as_str() == Some(admin))
+            }
+            _ => false,
+        };
+        let role = if is_admin {
+            Role::Admin
+        } else {
+            Role::Customer
+        };
+        Auth::Viewer(Viewer { user_id, role })
+    }
+}
+
+type ClaimMap = serde_json::Map<String, serde_json::Value>;
 
 impl TokenVerifier {
     /// A verifier for HS256 tokens signed with the configured secret.
     pub fn new(config: &AuthConfig) -> Self {
-        let mut validation = Validation::new(Algorithm::HS256);
-        validation.leeway = config.leeway.as_secs();
-        validation.set_required_spec_claims(&["exp", "sub"]);
-        validation.validate_aud = false;
+        Self::build(config, &JwtPolicy::default(), None)
+    }
+
+    /// A verifier with the edge's JWT policy: issuer, audience, role claim and JWKS keys.
+    pub fn with_policy(config: &AuthConfig, policy: &JwtPolicy) -> Result<Self, reqwest::Error> {
+        let jwks = match &policy.jwks_url {
+            Some(url) => Some(Arc::new(JwksCache::new(url, policy.jwks_cooldown)?)),
+            None => None,
+        };
+        Ok(Self::build(config, policy, jwks))
+    }
+
+    fn build(config: &AuthConfig, policy: &JwtPolicy, jwks: Option<Arc<JwksCache>>) -> Self {
+        let rules = ClaimRules {
+            auth: config.clone(),
+            policy: policy.clone(),
+        };
         Self {
             key: DecodingKey::from_secret(config.jwt_secret.expose().as_bytes()),
-            validation,
+            validation: rules.validation(&[Algorithm::HS256]),
+            rules: Arc::new(rules),
+            jwks,
         }
     }
 
-    /// Reads the `Authorization` header of a request.
-    pub fn authenticate(&self, headers: &HeaderMap) -> Auth {
-        let Some(value) = headers.get(axum::http::header::AUTHORIZATION) else {
-            return Auth::Anonymous;
-        };
+    /// The bearer token of a request: `None` without an `Authorization` header, `Some(Err)` when
+    /// the header is not a bearer token.
+    fn bearer(headers: &HeaderMap) -> Option<Result<&str, ()>> {
+        let value = headers.get(axum::http::header::AUTHORIZATION)?;
         let token = value
             .to_str()
             .ok()
@@ -108,22 +186,64 @@ impl TokenVerifier {
                     .or_else(|| v.strip_prefix("bearer "))
             })
             .map(str::trim);
-        match token {
-            Some(token) => self.verify(token),
-            None => Auth::Invalid,
+        Some(token.ok_or(()))
+    }
+
+    /// Reads the `Authorization` header of a request (HS256 tokens only; see
+    /// [`Self::authenticate_async`] for JWKS keys).
+    pub fn authenticate(&self, headers: &HeaderMap) -> Auth {
+        match Self::bearer(headers) {
+            None => Auth::Anonymous,
+            Some(Ok(token)) => self.verify(token),
+            Some(Err(())) => Auth::Invalid,
         }
     }
 
-    /// Verifies one token.
+    /// Reads the `Authorization` header of a request, fetching JWKS keys when needed.
+    pub async fn authenticate_async(&self, headers: &HeaderMap) -> Auth {
+        match Self::bearer(headers) {
+            None => Auth::Anonymous,
+            Some(Ok(token)) => self.verify_async(token).await,
+            Some(Err(())) => Auth::Invalid,
+        }
+    }
+
+    /// Verifies one HS256 token.
     pub fn verify(&self, token: &str) -> Auth {
-        match jsonwebtoken::decode::<Claims>(token, &self.key, &self.validation) {
-            Ok(data) => match data.claims.sub.parse::<Id>() {
-                Ok(user_id) => Auth::Viewer(Viewer {
-                    user_id,
-                    role: data.claims.role,
-                }),
-                Err(_) => Auth::Invalid,
-            },
+        self.decode(token, &self.key, &self.validation)
+    }
+
+    /// Verifies one token: HS256 with the secret, other algorithms with the JWKS key of its `kid`.
+    pub async fn verify_async(&self, token: &str) -> Auth {
+        let header = match jsonwebtoken::decode_header(token) {
+            Ok(header) => header,
+            Err(err) => {
+                tracing::debug!(reason = %err, "rejected a bearer token");
+                return Auth::Invalid;
+            }
+        };
+        if header.alg == Algorithm::HS256 {
+            return self.verify(token);
+        }
+        let (Some(jwks), Some(kid)) = (&self.jwks, header.kid.as_deref()) else {
+            tracing::debug!(alg = ?header.alg, "rejected a bearer token: no key for its algorithm");
+            return Auth::Invalid;
+        };
+        let Some(key) = jwks.key(kid).await else {
+            tracing::debug!("rejected a bearer token: unknown key id");
+            return Auth::Invalid;
+        };
+        if !key.algorithms.contains(&header.alg) {
+            tracing::debug!(alg = ?header.alg, "rejected a bearer token: algorithm not the key's");
+            return Auth::Invalid;
+        }
+        let validation = self.rules.validation(&[header.alg]);
+        self.decode(token, &key.key, &validation)
+    }
+
+    fn decode(&self, token: &str, key: &DecodingKey, validation: &Validation) -> Auth {
+        match jsonwebtoken::decode::<ClaimMap>(token, key, validation) {
+            Ok(data) => self.rules.viewer(&data.claims),
             Err(err) => {
                 tracing::debug!(reason = %err, "rejected a bearer token");
                 Auth::Invalid

@@ -5,24 +5,34 @@
 //! stable code. Lists of more than 100 ids are split into concurrent calls.
 
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
+use axum::body::Bytes;
 use futures_util::future::try_join_all;
 use reqwest::{Method, StatusCode};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::config::DownstreamConfig;
-use crate::error::{BffResult, DownstreamError, Service};
+use crate::error::{BffError, BffResult, DownstreamError, Service};
 use crate::models::*;
+use crate::resilience::{
+    BreakerState, Readiness, Resilience, ResilienceConfig, ServicePolicy, StaleMarks, retry,
+    split_urls,
+};
 
 /// The downstream clients; cheap to clone. The long-lived instance has an empty
 /// [`RequestMeta`]; [`DownstreamClients::for_request`] makes a per-request copy whose calls carry
-/// the request's identity and deadline.
+/// the request's identity and deadline. Every call goes through the service's resilience policies
+/// ([`crate::resilience`]): deadline, circuit breaker, concurrency limit, instance balancing and,
+/// for reads, retries within the retry budget.
 #[derive(Clone)]
 pub struct DownstreamClients {
     inner: Arc<Inner>,
     request: Arc<RequestMeta>,
+    /// Services whose stale catalogue data this request served.
+    stale: Arc<StaleMarks>,
 }
 
 /// What every downstream call of one GraphQL request carries.
@@ -61,34 +71,68 @@ impl RequestMeta {
 
 struct Inner {
     http: reqwest::Client,
-    users: String,
-    orders: String,
-    products: String,
     /// Each call's own timeout, before the request's deadline shortens it.
     call_timeout: std::time::Duration,
+    resilience: Resilience,
+    /// The last `/ready` probe: when, and which instances answered.
+    probed: Mutex<Option<(Instant, Vec<Vec<bool>>)>>,
+    /// The shared (Redis) catalogue cache, when scaled out ([`crate::scale`]).
+    catalogue: std::sync::OnceLock<Arc<crate::scale::SharedCatalogue>>,
 }
 
 /// Query parameters of a list call (`limit`, `after`, filters).
 pub type Params<'a> = Vec<(&'a str, String)>;
 
+/// A failed attempt, and whether a read may try again.
+struct Failure {
+    error: DownstreamError,
+    retryable: bool,
+}
+
+impl Failure {
+    fn fatal(error: DownstreamError) -> Self {
+        Self {
+            error,
+            retryable: false,
+        }
+    }
+}
+
 impl DownstreamClients {
-    /// Builds the pooled HTTP client from config.
+    /// Builds the pooled HTTP client from config, with the default resilience settings.
     pub fn new(config: &DownstreamConfig) -> Result<Self, reqwest::Error> {
+        Self::with_resilience(config, &ResilienceConfig::default())
+    }
+
+    /// Builds the pooled HTTP client and the per-service policies from config. A service URL may
+    /// list several instances, comma-separated.
+    pub fn with_resilience(
+        config: &DownstreamConfig,
+        resilience: &ResilienceConfig,
+    ) -> Result<Self, reqwest::Error> {
         let http = reqwest::Client::builder()
             .connect_timeout(config.connect_timeout)
             .timeout(config.request_timeout)
             .pool_max_idle_per_host(config.pool_max_idle_per_host)
             .tcp_nodelay(true)
             .build()?;
+        let urls = |service| {
+            split_urls(match service {
+                Service::Users => &config.users_url,
+                Service::Orders => &config.orders_url,
+                Service::Products => &config.products_url,
+            })
+        };
         Ok(Self {
             inner: Arc::new(Inner {
                 http,
-                users: config.users_url.clone(),
-                orders: config.orders_url.clone(),
-                products: config.products_url.clone(),
                 call_timeout: config.request_timeout,
+                resilience: Resilience::new(resilience, urls),
+                probed: Mutex::new(None),
+                catalogue: std::sync::OnceLock::new(),
             }),
             request: Arc::default(),
+            stale: Arc::default(),
         })
     }
 
@@ -97,16 +141,45 @@ impl DownstreamClients {
         Self {
             inner: self.inner.clone(),
             request: Arc::new(meta),
+            stale: Arc::default(),
         }
     }
 
-    /// Base URL of a service.
+    /// Reads products, featured lists and review summaries through `catalogue`, and invalidates
+    /// it on product updates (set once, at start-up; see [`crate::scale`]).
+    pub fn with_catalogue(self, catalogue: Arc<crate::scale::SharedCatalogue>) -> Self {
+        let _ = self.inner.catalogue.set(catalogue);
+        self
+    }
+
+    /// The shared catalogue cache, if any.
+    pub fn catalogue(&self) -> Option<&Arc<crate::scale::SharedCatalogue>> {
+        self.inner.catalogue.get()
+    }
+
+    /// Base URL of a service (its first instance).
     pub fn base_url(&self, service: Service) -> &str {
-        match service {
-            Service::Users => &self.inner.users,
-            Service::Orders => &self.inner.orders,
-            Service::Products => &self.inner.products,
-        }
+        self.inner.resilience.policy(service).balancer.primary()
+    }
+
+    /// The request's deadline, if any.
+    pub fn deadline(&self) -> Option<Instant> {
+        self.request.deadline
+    }
+
+    /// The resilience policies (breakers, budgets, balancers, stale cache).
+    pub fn resilience(&self) -> &Resilience {
+        &self.inner.resilience
+    }
+
+    /// Each service's circuit-breaker state.
+    pub fn breaker_states(&self) -> Vec<(Service, BreakerState)> {
+        self.inner.resilience.breaker_states()
+    }
+
+    /// The services whose stale (cached) data this request served, e.g. `["products"]`.
+    pub fn stale_services(&self) -> Vec<&'static str> {
+        self.stale.services()
     }
 
     /// One downstream call. `route` is the route template (e.g. `GET /users?ids`) used in logs
@@ -120,9 +193,181 @@ impl DownstreamClients {
         query: &[(&str, String)],
         body: Option<&(dyn ErasedBody + Sync)>,
     ) -> BffResult<T> {
-        let _ = route;
-        let url = format!("{}{}", self.base_url(service), path);
-        let mut request = self.inner.http.request(method, url);
+        let bytes = self
+            .call_with_retries(service, route, method, path, query, body)
+            .await?;
+        serde_json::from_slice(&bytes).map_err(|err| {
+            DownstreamError::Decode {
+                service,
+                detail: err.to_string(),
+            }
+            .into()
+        })
+    }
+
+    /// Attempts a call, retrying a read (GET) after a connect error, a timeout or a 502/503/504,
+    /// with backoff, while attempts, the deadline and the service's retry budget allow.
+    async fn call_with_retries(
+        &self,
+        service: Service,
+        route: &'static str,
+        method: Method,
+        path: &str,
+        query: &[(&str, String)],
+        body: Option<&(dyn ErasedBody + Sync)>,
+    ) -> Result<Bytes, DownstreamError> {
+        let policy = self.inner.resilience.policy(service);
+        let config = &self.inner.resilience.config;
+        let idempotent = method == Method::GET;
+        policy.budget.deposit();
+        let mut attempt: u32 = 0;
+        loop {
+            attempt += 1;
+            let failure = match self
+                .attempt(policy, route, &method, path, query, body, attempt)
+                .await
+            {
+                Ok(bytes) => return Ok(bytes),
+                Err(failure) => failure,
+            };
+            if !(idempotent && failure.retryable && attempt <= config.retry_max) {
+                return Err(failure.error);
+            }
+            let wait = retry::backoff(attempt, config.retry_backoff_base, config.retry_backoff_max);
+            if self
+                .request
+                .deadline
+                .is_some_and(|deadline| Instant::now() + wait >= deadline)
+            {
+                return Err(failure.error);
+            }
+            if !policy.budget.try_withdraw() {
+                tracing::debug!(service = service.as_str(), route, "retry budget spent");
+                return Err(failure.error);
+            }
+            tracing::debug!(
+                service = service.as_str(),
+                route,
+                attempt,
+                ?wait,
+                "retrying"
+            );
+            tokio::time::sleep(wait).await;
+        }
+    }
+
+    /// One attempt: deadline left, breaker, concurrency slot, instance, HTTP exchange.
+    #[allow(clippy::too_many_arguments)]
+    async fn attempt(
+        &self,
+        policy: &ServicePolicy,
+        route: &'static str,
+        method: &Method,
+        path: &str,
+        query: &[(&str, String)],
+        body: Option<&(dyn ErasedBody + Sync)>,
+        attempt: u32,
+    ) -> Result<Bytes, Failure> {
+        let service = policy.service;
+        let left = self
+            .request
+            .deadline
+            .map(|deadline| deadline.saturating_duration_since(Instant::now()));
+        if left.is_some_and(|left| left.is_zero()) {
+            return Err(Failure::fatal(DownstreamError::Timeout { service }));
+        }
+        let Some(permit) = policy.breaker.try_acquire() else {
+            return Err(Failure::fatal(DownstreamError::Unavailable {
+                service,
+                detail: "circuit breaker open".into(),
+            }));
+        };
+        let wait = left.map_or(self.inner.call_timeout, |left| {
+            left.min(self.inner.call_timeout)
+        });
+        let _slot = match tokio::time::timeout(wait, policy.bulkhead.acquire()).await {
+            Ok(Ok(slot)) => slot,
+            Ok(Err(_)) => {
+                return Err(Failure::fatal(DownstreamError::Unavailable {
+                    service,
+                    detail: "concurrency limit closed".into(),
+                }));
+            }
+            Err(_) => {
+                tracing::warn!(
+                    service = service.as_str(),
+                    route,
+                    "no free call slot in time"
+                );
+                return Err(Failure::fatal(DownstreamError::Timeout { service }));
+            }
+        };
+        let Some(picked) = policy.balancer.pick() else {
+            return Err(Failure::fatal(DownstreamError::Unavailable {
+                service,
+                detail: "no instance configured".into(),
+            }));
+        };
+        let started = Instant::now();
+        let result = self
+            .send(&picked.endpoint.url, method, path, query, body)
+            .await;
+        let status: Option<u16> = result.as_ref().ok().map(|(status, _)| status.as_u16());
+        let duration: Duration = started.elapsed();
+        // observability hook: record(service, route, status, duration, attempt)
+        let outcome = result
+            .as_ref()
+            .map_or_else(crate::observability::CallStatus::from, |_| status.into());
+        crate::observability::record_downstream_call(service, route, outcome, duration, attempt);
+        match result {
+            Ok((status, bytes)) if status.is_success() => {
+                permit.record(true);
+                policy.balancer.record(picked.endpoint, true);
+                Ok(bytes)
+            }
+            Ok((status, bytes)) => {
+                let healthy = !status.is_server_error();
+                permit.record(healthy);
+                policy.balancer.record(picked.endpoint, healthy);
+                if !healthy {
+                    let head = &bytes[..bytes.len().min(512)];
+                    tracing::warn!(
+                        service = service.as_str(),
+                        route,
+                        status = status.as_u16(),
+                        body = %String::from_utf8_lossy(head),
+                        "downstream error answer"
+                    );
+                }
+                Err(Failure {
+                    error: status_error(service, status, &bytes),
+                    retryable: retry::retryable_status(status.as_u16()),
+                })
+            }
+            Err(err) => {
+                permit.record(false);
+                policy.balancer.record(picked.endpoint, false);
+                tracing::warn!(service = service.as_str(), route, error = %err, "downstream call failed");
+                Err(Failure {
+                    // Connect errors, timeouts, and connections lost before an answer.
+                    retryable: err.is_connect() || err.is_timeout() || err.is_request(),
+                    error: transport_error(service, &err),
+                })
+            }
+        }
+    }
+
+    /// The HTTP exchange of one attempt against one instance.
+    async fn send(
+        &self,
+        base: &str,
+        method: &Method,
+        path: &str,
+        query: &[(&str, String)],
+        body: Option<&(dyn ErasedBody + Sync)>,
+    ) -> Result<(StatusCode, Bytes), reqwest::Error> {
+        let url = format!("{base}{path}");
+        let mut request = self.inner.http.request(method.clone(), url);
         request = self.request.apply(request, self.inner.call_timeout);
         if !query.is_empty() {
             request = request.query(query);
@@ -132,25 +377,9 @@ impl DownstreamClients {
                 .header(reqwest::header::CONTENT_TYPE, "application/json")
                 .body(body.to_json());
         }
-        let response = request
-            .send()
-            .await
-            .map_err(|err| transport_error(service, &err))?;
+        let response = request.send().await?;
         let status = response.status();
-        let bytes = response
-            .bytes()
-            .await
-            .map_err(|err| transport_error(service, &err))?;
-        if status.is_success() {
-            return serde_json::from_slice(&bytes).map_err(|err| {
-                DownstreamError::Decode {
-                    service,
-                    detail: err.to_string(),
-                }
-                .into()
-            });
-        }
-        Err(status_error(service, status, &bytes).into())
+        Ok((status, response.bytes().await?))
     }
 
     async fn get<T: DeserializeOwned>(
@@ -162,6 +391,100 @@ impl DownstreamClients {
     ) -> BffResult<T> {
         self.call(service, route, Method::GET, path, query, None)
             .await
+    }
+
+    /// Stale-if-error for catalogue reads: stores each item of a successful answer under
+    /// `key(item)`; when the call fails with the service unavailable or timing out (breaker open
+    /// included) and every one of `keys` is cached, answers those values and marks the request.
+    async fn stale_if_error<T: Serialize + DeserializeOwned>(
+        &self,
+        service: Service,
+        keys: Vec<String>,
+        key: impl Fn(&T) -> String,
+        result: BffResult<Vec<T>>,
+    ) -> BffResult<Vec<T>> {
+        let cache = &self.inner.resilience.cache;
+        if self.inner.resilience.config.stale_max_entries == 0 {
+            return result;
+        }
+        match result {
+            Ok(items) => {
+                for item in &items {
+                    if let Ok(json) = serde_json::to_vec(item) {
+                        cache.put(key(item), Arc::from(json)).await;
+                    }
+                }
+                Ok(items)
+            }
+            Err(BffError::Downstream(
+                err @ (DownstreamError::Unavailable { .. } | DownstreamError::Timeout { .. }),
+            )) => {
+                let mut items = Vec::with_capacity(keys.len());
+                for k in &keys {
+                    let cached = cache.get(k).await;
+                    match cached.and_then(|json| serde_json::from_slice::<T>(&json).ok()) {
+                        Some(item) => items.push(item),
+                        None => return Err(err.into()),
+                    }
+                }
+                tracing::info!(service = service.as_str(), error = %err, "serving stale catalogue data");
+                self.stale.mark(service);
+                Ok(items)
+            }
+            Err(err) => Err(err),
+        }
+    }
+
+    /// Reachability of every service's instances (probed concurrently, result reused for the
+    /// configured `/ready` cache time) with breaker states and ejections, for `/ready`.
+    pub async fn readiness(&self) -> Readiness {
+        let config = &self.inner.resilience.config;
+        let cached = self
+            .inner
+            .probed
+            .lock()
+            .ok()
+            .and_then(|p| p.clone())
+            .filter(|(at, _)| at.elapsed() < config.ready_cache)
+            .map(|(_, up)| up);
+        let up = match cached {
+            Some(up) => up,
+            None => {
+                let probes = Service::ALL.map(|service| {
+                    let urls: Vec<String> = self
+                        .inner
+                        .resilience
+                        .policy(service)
+                        .balancer
+                        .endpoints()
+                        .iter()
+                        .map(|e| e.url.clone())
+                        .collect();
+                    async move {
+                        futures_util::future::join_all(
+                            urls.iter()
+                                .map(|url| self.probe(url, config.ready_probe_timeout)),
+                        )
+                        .await
+                    }
+                });
+                let up = futures_util::future::join_all(probes).await;
+                if let Ok(mut probed) = self.inner.probed.lock() {
+                    *probed = Some((Instant::now(), up.clone()));
+                }
+                up
+            }
+        };
+        Readiness::new(&self.inner.resilience, &up)
+    }
+
+    async fn probe(&self, base: &str, timeout: Duration) -> bool {
+        let request = self
+            .inner
+            .http
+            .get(format!("{base}/health"))
+            .timeout(timeout);
+        matches!(request.send().await, Ok(r) if r.status().is_success())
     }
 
     /// GETs `path?{param}=ids` in chunks of at most 100 ids, concurrently, concatenating the results.
@@ -346,14 +669,37 @@ impl DownstreamClients {
         .await
     }
 
-    /// `GET /products?ids=…`.
+    /// `GET /products?ids=…`; stale-if-error (served from the catalogue cache when the service
+    /// fails and every id is cached). Scaled out, only ids the shared cache lacks are fetched.
     pub async fn products_by_ids(&self, ids: &[Id]) -> BffResult<Vec<Product>> {
-        self.get_by_ids(
+        match self.catalogue() {
+            Some(cache) => {
+                cache
+                    .products(ids, |missing| async move {
+                        self.products_by_ids_downstream(&missing).await
+                    })
+                    .await
+            }
+            None => self.products_by_ids_downstream(ids).await,
+        }
+    }
+
+    async fn products_by_ids_downstream(&self, ids: &[Id]) -> BffResult<Vec<Product>> {
+        let result = self
+            .get_by_ids(
+                Service::Products,
+                "GET /products?ids",
+                "/products",
+                "ids",
+                ids,
+            )
+            .await;
+        let keys = ids.iter().map(|id| format!("product:{id}")).collect();
+        self.stale_if_error(
             Service::Products,
-            "GET /products?ids",
-            "/products",
-            "ids",
-            ids,
+            keys,
+            |p: &Product| format!("product:{}", p.id),
+            result,
         )
         .await
     }
@@ -373,15 +719,42 @@ impl DownstreamClients {
             .await
     }
 
-    /// `GET /products/featured?limit=`.
+    /// `GET /products/featured?limit=`; stale-if-error; through the shared cache when scaled out.
     pub async fn featured_products(&self, limit: usize) -> BffResult<Vec<Product>> {
-        self.get(
-            Service::Products,
-            "GET /products/featured",
-            "/products/featured",
-            &[("limit", limit.to_string())],
-        )
-        .await
+        match self.catalogue() {
+            Some(cache) => {
+                cache
+                    .featured(
+                        limit,
+                        || self.featured_products_downstream(limit),
+                        |missing| async move { self.products_by_ids_downstream(&missing).await },
+                    )
+                    .await
+            }
+            None => self.featured_products_downstream(limit).await,
+        }
+    }
+
+    async fn featured_products_downstream(&self, limit: usize) -> BffResult<Vec<Product>> {
+        let result = self
+            .get::<Vec<Product>>(
+                Service::Products,
+                "GET /products/featured",
+                "/products/featured",
+                &[("limit", limit.to_string())],
+            )
+            .await
+            .map(|items| vec![items]);
+        let key = format!("featured:{limit}");
+        let mut lists = self
+            .stale_if_error(
+                Service::Products,
+                vec![key.clone()],
+                |_| key.clone(),
+                result,
+            )
+            .await?;
+        Ok(lists.pop().unwrap_or_default())
     }
 
     /// `GET /products/{id}/reviews?limit=&after=`.
@@ -400,14 +773,46 @@ impl DownstreamClients {
         .await
     }
 
-    /// `GET /reviews/summary?product_ids=…`.
+    /// `GET /reviews/summary?product_ids=…`; stale-if-error; through the shared cache when
+    /// scaled out.
     pub async fn review_summaries(&self, product_ids: &[Id]) -> BffResult<Vec<ReviewSummary>> {
-        self.get_by_ids(
+        match self.catalogue() {
+            Some(cache) => {
+                cache
+                    .read_through(
+                        "review_summary",
+                        product_ids,
+                        |s: &ReviewSummary| s.product_id,
+                        |missing| async move { self.review_summaries_downstream(&missing).await },
+                    )
+                    .await
+            }
+            None => self.review_summaries_downstream(product_ids).await,
+        }
+    }
+
+    async fn review_summaries_downstream(
+        &self,
+        product_ids: &[Id],
+    ) -> BffResult<Vec<ReviewSummary>> {
+        let result = self
+            .get_by_ids(
+                Service::Products,
+                "GET /reviews/summary",
+                "/reviews/summary",
+                "product_ids",
+                product_ids,
+            )
+            .await;
+        let keys = product_ids
+            .iter()
+            .map(|id| format!("review_summary:{id}"))
+            .collect();
+        self.stale_if_error(
             Service::Products,
-            "GET /reviews/summary",
-            "/reviews/summary",
-            "product_ids",
-            product_ids,
+            keys,
+            |s: &ReviewSummary| format!("review_summary:{}", s.product_id),
+            result,
         )
         .await
     }
@@ -423,17 +828,32 @@ impl DownstreamClients {
         .await
     }
 
-    /// `PATCH /products/{id}`.
+    /// `PATCH /products/{id}`. Then every replica's caches drop the old product (the shared
+    /// cache takes the updated one; see [`crate::scale::SharedCatalogue::product_updated`]).
     pub async fn update_product(&self, id: Id, patch: &ProductPatch) -> BffResult<Product> {
-        self.call(
-            Service::Products,
-            "PATCH /products/{id}",
-            Method::PATCH,
-            &format!("/products/{id}"),
-            &[],
-            Some(patch),
-        )
-        .await
+        let result = self
+            .call(
+                Service::Products,
+                "PATCH /products/{id}",
+                Method::PATCH,
+                &format!("/products/{id}"),
+                &[],
+                Some(patch),
+            )
+            .await;
+        match (&result, self.catalogue()) {
+            (Ok(updated), Some(cache)) => cache.product_updated(id, Some(updated)).await,
+            // The outcome is unknown (e.g. a timeout): drop the product everywhere.
+            (Err(_), Some(cache)) => cache.product_updated(id, None).await,
+            (_, None) => {
+                self.inner
+                    .resilience
+                    .cache
+                    .remove(&format!("product:{id}"))
+                    .await
+            }
+        }
+        result
     }
 
     /// `GET /health` of one service: whether it answers 200.

@@ -115,6 +115,15 @@ pub struct BffConfig {
     pub downstream: DownstreamConfig,
     pub loader: LoaderConfig,
     pub auth: AuthConfig,
+    /// Deadlines, retries, breakers, bulkheads, stale cache, readiness, overload, shutdown.
+    pub resilience: crate::resilience::ResilienceConfig,
+    /// Logs, metrics and trace export.
+    pub observability: crate::observability::ObservabilityConfig,
+    /// The edge policy (limits, rate limits, persisted queries, CORS, JWT rules); its defaults
+    /// come from the BFF's profile, see [`crate::edge::EdgeConfig`].
+    pub edge: crate::edge::EdgeConfig,
+    /// Scale-out: Redis (`REDIS_URL`) for what replicas share, see [`crate::scale`].
+    pub scale: crate::scale::ScaleConfig,
 }
 
 impl BffConfig {
@@ -130,7 +139,19 @@ impl BffConfig {
                 jwt_secret: Secret::new(crate::auth::DEV_SECRET),
                 leeway: Duration::from_secs(30),
             },
+            resilience: crate::resilience::ResilienceConfig::default(),
+            observability: crate::observability::ObservabilityConfig::default(),
+            edge: crate::edge::EdgeConfig::for_profile(crate::edge::Profile::Web, true),
+            scale: crate::scale::ScaleConfig::default(),
         }
+    }
+
+    /// The dev configuration with the edge profile of the BFF named `bff` (`bff-mobile`...).
+    pub fn dev_for(bff: &str, listen: SocketAddr) -> Self {
+        let mut config = Self::dev(listen);
+        config.edge =
+            crate::edge::EdgeConfig::for_profile(crate::edge::Profile::from_bff_name(bff), true);
+        config
     }
 
     /// Reads the process environment over the defaults; `default_listen` is the BFF's own port.
@@ -138,8 +159,23 @@ impl BffConfig {
         Self::from_vars(default_listen, std::env::vars())
     }
 
+    /// Reads the process environment for the BFF named `bff` (e.g. `bff-admin`): like
+    /// [`Self::from_env`], with that BFF's defaults (see [`graphiql_default`]).
+    pub fn from_env_for(bff: &str, default_listen: SocketAddr) -> Result<Self, ConfigError> {
+        Self::from_vars_for(bff, default_listen, std::env::vars())
+    }
+
     /// Reads the given variables over the defaults (the testable core of [`Self::from_env`]).
     pub fn from_vars(
+        default_listen: SocketAddr,
+        vars: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Self, ConfigError> {
+        Self::from_vars_for("", default_listen, vars)
+    }
+
+    /// [`Self::from_vars`] for the BFF named `bff`, whose defaults may differ.
+    pub fn from_vars_for(
+        bff: &str,
         default_listen: SocketAddr,
         vars: impl IntoIterator<Item = (String, String)>,
     ) -> Result<Self, ConfigError> {
@@ -166,7 +202,7 @@ impl BffConfig {
         config.graphiql = take("BFF_GRAPHIQL")
             .map(|v| parse_bool("BFF_GRAPHIQL", &v))
             .transpose()?
-            .unwrap_or(true);
+            .unwrap_or_else(|| graphiql_default(bff, dev_mode));
         let downstream = &mut config.downstream;
         for (name, slot) in [
             ("USERS_SERVICE_URL", &mut downstream.users_url),
@@ -174,8 +210,17 @@ impl BffConfig {
             ("PRODUCTS_SERVICE_URL", &mut downstream.products_url),
         ] {
             if let Some(v) = take(name) {
-                if !(v.starts_with("http://") || v.starts_with("https://")) {
-                    return Err(malformed(name, &v, "expected an http:// or https:// URL"));
+                let urls = crate::resilience::split_urls(&v);
+                if urls.is_empty()
+                    || !urls
+                        .iter()
+                        .all(|u| u.starts_with("http://") || u.starts_with("https://"))
+                {
+                    return Err(malformed(
+                        name,
+                        &v,
+                        "expected http:// or https:// URLs, comma-separated",
+                    ));
                 }
                 *slot = v.trim_end_matches('/').to_owned();
             }
@@ -201,6 +246,13 @@ impl BffConfig {
                 crate::models::MAX_IDS_PER_CALL,
             )?;
         }
+        config.resilience.read_vars(&mut take)?;
+        config.observability.read_vars(&mut take)?;
+        let profile = crate::edge::config::profile_var(&mut take)?
+            .unwrap_or_else(|| crate::edge::Profile::from_bff_name(bff));
+        config.edge = crate::edge::EdgeConfig::for_profile(profile, dev_mode);
+        config.edge.read_vars(&mut take)?;
+        config.scale.read_vars(&mut take)?;
         if let Some(v) = take("BFF_JWT_LEEWAY") {
             config.auth.leeway = parse_duration("BFF_JWT_LEEWAY", &v)?;
         }
@@ -220,6 +272,12 @@ impl BffConfig {
     }
 }
 
+/// Whether a BFF serves GraphiQL when `BFF_GRAPHIQL` is not set: always in dev mode; outside dev
+/// mode every BFF but `bff-admin` (the back office does not advertise an explorer in production).
+pub fn graphiql_default(bff: &str, dev_mode: bool) -> bool {
+    dev_mode || bff != "bff-admin"
+}
+
 /// Every variable this build reads.
 pub const KNOWN: &[&str] = &[
     "BFF_LISTEN",
@@ -227,6 +285,11 @@ pub const KNOWN: &[&str] = &[
     "BFF_GRAPHIQL",
     "BFF_LOG",
     "BFF_LOG_FORMAT",
+    // observability (crate::observability::config::VARS)
+    "BFF_LOG_SPANS",
+    "BFF_METRICS_MAX_OPERATIONS",
+    "OTEL_EXPORTER_OTLP_ENDPOINT",
+    "OTEL_SERVICE_NAME",
     "USERS_SERVICE_URL",
     "ORDERS_SERVICE_URL",
     "PRODUCTS_SERVICE_URL",
@@ -237,9 +300,70 @@ pub const KNOWN: &[&str] = &[
     "BFF_LOADER_MAX_BATCH",
     "BFF_JWT_SECRET",
     "BFF_JWT_LEEWAY",
+    // resilience (crate::resilience::VARS)
+    "BFF_REQUEST_DEADLINE",
+    "BFF_DEADLINE_GRACE",
+    "BFF_RETRY_MAX",
+    "BFF_RETRY_BACKOFF_BASE",
+    "BFF_RETRY_BACKOFF_MAX",
+    "BFF_RETRY_BUDGET_RATIO",
+    "BFF_RETRY_BUDGET_BURST",
+    "BFF_BREAKER_FAILURE_RATIO",
+    "BFF_BREAKER_MIN_CALLS",
+    "BFF_BREAKER_WINDOW",
+    "BFF_BREAKER_COOL_DOWN",
+    "BFF_BREAKER_HALF_OPEN_PROBES",
+    "BFF_DOWNSTREAM_MAX_IN_FLIGHT",
+    "BFF_OUTLIER_FAILURES",
+    "BFF_OUTLIER_EJECTION",
+    "BFF_STALE_MAX_ENTRIES",
+    "BFF_STALE_MAX_AGE",
+    "BFF_READY_CACHE",
+    "BFF_READY_PROBE_TIMEOUT",
+    "BFF_MAX_CONCURRENT_REQUESTS",
+    "BFF_SHUTDOWN_GRACE",
+    // edge (crate::edge::config)
+    "BFF_EDGE_PROFILE",
+    "BFF_MAX_BODY_BYTES",
+    "BFF_MAX_QUERY_CHARS",
+    "BFF_MAX_TOKENS",
+    "BFF_MAX_DEPTH",
+    "BFF_MAX_ALIASES",
+    "BFF_MAX_ROOT_FIELDS",
+    "BFF_MAX_DIRECTIVES",
+    "BFF_MAX_COMPLEXITY",
+    "BFF_MAX_PAGE_SIZE",
+    "BFF_MAX_BATCH",
+    "BFF_INTROSPECTION",
+    "BFF_SUGGESTIONS",
+    "BFF_RATE_LIMIT_PER_MINUTE",
+    "BFF_RATE_LIMIT_BURST",
+    "BFF_TRUSTED_PROXIES",
+    "BFF_APQ_CAPACITY",
+    "BFF_TRUSTED_DOCUMENTS",
+    "BFF_SAFELIST",
+    "BFF_PUBLIC_MAX_AGE",
+    "BFF_CORS_ORIGINS",
+    "BFF_COMPRESSION",
+    "BFF_REQUIRE_VIEWER",
+    "BFF_JWKS_URL",
+    "BFF_JWKS_COOLDOWN",
+    "BFF_JWT_ISSUER",
+    "BFF_JWT_AUDIENCE",
+    "BFF_JWT_ROLE_CLAIM",
+    "BFF_JWT_ADMIN_ROLE",
+    // scale-out (crate::scale::VARS)
+    "REDIS_URL",
+    "BFF_REDIS_PREFIX",
+    "BFF_REDIS_TIMEOUT",
+    "BFF_CATALOGUE_TTL",
+    "BFF_CATALOGUE_LOCAL_TTL",
+    "BFF_CATALOGUE_LOCAL_MAX",
+    "BFF_APQ_TTL",
+    "BFF_RATE_LIMIT_FAIL_CLOSED",
 ];
 
-fn malformed(name: &str, value: &str, reason: &str) -> ConfigError {
+pub(crate) fn malformed(name: &str, value: &str, reason: &str) -> ConfigError {
     ConfigError::Malformed {
         name: name.to_owned(),
         value: value.to_owned(),
@@ -247,7 +371,7 @@ fn malformed(name: &str, value: &str, reason: &str) -> ConfigError {
     }
 }
 
-fn parse_bool(name: &str, value: &str) -> Result<bool, ConfigError> {
+pub(crate) fn parse_bool(name: &str, value: &str) -> Result<bool, ConfigError> {
     match value {
         "1" | "true" | "yes" | "on" => Ok(true),
         "0" | "false" | "no" | "off" => Ok(false),
@@ -255,7 +379,12 @@ fn parse_bool(name: &str, value: &str) -> Result<bool, ConfigError> {
     }
 }
 
-fn parse_number(name: &str, value: &str, min: usize, max: usize) -> Result<usize, ConfigError> {
+pub(crate) fn parse_number(
+    name: &str,
+    value: &str,
+    min: usize,
+    max: usize,
+) -> Result<usize, ConfigError> {
     match value.parse::<usize>() {
         Ok(n) if (min..=max).contains(&n) => Ok(n),
         _ => Err(malformed(

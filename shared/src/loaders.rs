@@ -99,7 +99,8 @@ impl Loader<RecentOrdersKey> for RecentOrdersByUser {
     }
 }
 
-type Cached<T> = DataLoader<T, HashMapCache>;
+/// Each batch is observed (span, batch-size metric) and runs in the request's scope.
+type Cached<T> = DataLoader<crate::observability::Observed<T>, HashMapCache>;
 
 /// Per-request access to the downstream services: batched loads plus direct calls.
 pub struct Downstream {
@@ -112,9 +113,14 @@ pub struct Downstream {
 }
 
 fn loader<T: Send + Sync + 'static>(inner: T, config: &LoaderConfig) -> Cached<T> {
-    DataLoader::with_cache(inner, tokio::spawn, HashMapCache::default())
-        .delay(config.delay)
-        .max_batch_size(config.max_batch.clamp(1, MAX_IDS_PER_CALL))
+    let inner = crate::observability::Observed::new(inner);
+    DataLoader::with_cache(
+        inner,
+        crate::observability::spawn_in_request,
+        HashMapCache::default(),
+    )
+    .delay(config.delay)
+    .max_batch_size(config.max_batch.clamp(1, MAX_IDS_PER_CALL))
 }
 
 impl Downstream {

@@ -10,19 +10,16 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_graphql::Executor;
-use async_graphql_axum::{GraphQLRequest, GraphQLResponse};
 use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode};
-use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use serde_json::json;
 use tokio::net::TcpListener;
 
-use crate::auth::TokenVerifier;
 use crate::clients::DownstreamClients;
 use crate::config::{BffConfig, ConfigError, LoaderConfig};
-use crate::error::Service;
 use crate::graphiql::GraphiqlPage;
 use crate::loaders::Downstream;
 
@@ -33,6 +30,10 @@ pub enum StartError {
     Config(#[from] ConfigError),
     #[error("could not build the downstream HTTP client: {0}")]
     Client(#[from] reqwest::Error),
+    #[error("edge: {0}")]
+    Edge(#[from] crate::edge::http::EdgeSetupError),
+    #[error("Redis: {0}")]
+    Scale(#[from] crate::scale::ScaleError),
     #[error("could not listen on {addr}: {source}")]
     Bind {
         addr: SocketAddr,
@@ -59,7 +60,15 @@ pub trait Bff {
     /// The full router of this BFF.
     fn router(config: &BffConfig) -> Result<Router, StartError> {
         let graphiql = config.graphiql.then(|| Self::graphiql(config));
-        router(config, Self::schema(config), graphiql)
+        // The `bff` metric label and trace service name default to the crate name.
+        let mut named = config.clone();
+        named
+            .observability
+            .service_name
+            .get_or_insert_with(|| Self::NAME.to_owned());
+        // The request deadline defaults per BFF (2 s mobile, 5 s web and admin).
+        named.resilience.request_deadline = Some(named.resilience.deadline_for(Self::NAME));
+        router(&named, Self::schema(config), graphiql)
     }
 }
 
@@ -67,8 +76,8 @@ struct AppState<E> {
     executor: E,
     clients: DownstreamClients,
     loader: LoaderConfig,
-    verifier: TokenVerifier,
-    graphiql: Option<String>,
+    /// Limits, HTTP rules, auth, rate limits, persisted queries: see [`crate::edge`].
+    edge: crate::edge::Edge,
 }
 
 /// The router of a BFF around any executable schema.
@@ -77,70 +86,114 @@ pub fn router<E: Executor>(
     executor: E,
     graphiql: Option<GraphiqlPage>,
 ) -> Result<Router, StartError> {
+    let mut clients = DownstreamClients::with_resilience(&config.downstream, &config.resilience)?;
+    let mut edge = crate::edge::Edge::new(config)?;
+    // Scaled out (REDIS_URL set): persisted queries, rate limits and the catalogue cache are
+    // shared through Redis; see crate::scale.
+    let bff = config.observability.service_name.as_deref().unwrap_or("bff");
+    if let Some(scale) = crate::scale::Scale::from_config(config, bff)? {
+        edge = scale.wire_edge(edge, config);
+        clients = scale.wire_clients(clients);
+    }
     let state = Arc::new(AppState {
         executor,
-        clients: DownstreamClients::new(&config.downstream)?,
+        clients,
         loader: config.loader.clone(),
-        verifier: TokenVerifier::new(&config.auth),
-        graphiql: graphiql.map(|page| page.render()),
+        edge,
     });
-    Ok(Router::new()
-        .route("/graphql", get(graphql::<E>).post(graphql::<E>))
-        .route("/graphiql", get(graphiql_page::<E>))
+    let routes = Router::new()
+        .route(
+            "/graphql",
+            get(graphql::<E>)
+                .post(graphql::<E>)
+                .layer(axum::middleware::from_fn_with_state(
+                    crate::resilience::request::RequestLimit::new(
+                        config.resilience.max_concurrent_requests,
+                    ),
+                    crate::resilience::request::overload_guard,
+                )),
+        )
         .route("/", get(|| async { Redirect::temporary("/graphiql") }))
         .route("/health", get(|| async { Json(json!({"status": "ok"})) }))
         .route("/ready", get(ready::<E>))
-        .with_state(state))
+        .route("/metrics", get(crate::observability::metrics_endpoint))
+        .with_state(state)
+        // GET /graphiql and /graphiql/assets/{file}: see crate::graphiql.
+        .merge(crate::graphiql::router(graphiql.as_ref()));
+    // Edge layers (compression, then CORS) around every route.
+    Ok(crate::edge::http::layers(&config.edge, routes)
+        // Outermost: request id, trace context, span, HTTP metrics, access log.
+        .layer(axum::middleware::from_fn_with_state(
+            crate::observability::HttpObserver::new(
+                config
+                    .observability
+                    .service_name
+                    .as_deref()
+                    .unwrap_or("bff"),
+                &config.observability,
+            ),
+            crate::observability::observe_http,
+        )))
 }
 
 async fn graphql<E: Executor>(
     State(state): State<Arc<AppState<E>>>,
-    headers: HeaderMap,
-    request: GraphQLRequest,
-) -> GraphQLResponse {
-    let auth = state.verifier.authenticate(&headers);
-    let downstream = Downstream::new(&state.clients, &state.loader);
-    let request = request.into_inner().data(auth).data(downstream);
-    state.executor.execute(request).await.into()
-}
-
-async fn graphiql_page<E: Executor>(State(state): State<Arc<AppState<E>>>) -> Response {
-    match &state.graphiql {
-        Some(page) => Html(page.clone()).into_response(),
-        None => (StatusCode::NOT_FOUND, "GraphiQL is switched off").into_response(),
-    }
-}
-
-/// Readiness: every downstream answers its health check.
-async fn ready<E: Executor>(State(state): State<Arc<AppState<E>>>) -> Response {
-    let check = |service| {
-        let clients = state.clients.clone();
-        async move {
-            let up = tokio::time::timeout(Duration::from_millis(500), clients.health(service))
-                .await
-                .unwrap_or(false);
-            (service, up)
-        }
+    request: axum::extract::Request,
+) -> Response {
+    // The edge reads the body under its limit and checks everything it can before execution.
+    let (requests, shape) = match state.edge.prepare(request).await {
+        Ok(prepared) => prepared.into_parts(),
+        Err(refused) => return refused,
     };
-    let results = futures_util::future::join_all(Service::ALL.map(check)).await;
-    let all_up = results.iter().all(|(_, up)| *up);
-    let services: serde_json::Map<String, serde_json::Value> = results
-        .into_iter()
-        .map(|(service, up)| (service.as_str().to_owned(), json!({ "up": up })))
-        .collect();
-    let status = if all_up {
+    let mut responses = Vec::with_capacity(requests.len());
+    for request in requests {
+        responses.push(execute(&state, request).await);
+    }
+    state.edge.respond(shape, responses)
+}
+
+/// Executes one checked request (its `Auth` is attached) with fresh loaders.
+async fn execute<E: Executor>(
+    state: &AppState<E>,
+    request: async_graphql::Request,
+) -> async_graphql::Response {
+    let obs = crate::observability::current();
+    let clients = state.clients.for_request(crate::clients::RequestMeta {
+        request_id: obs.as_ref().map(|obs| obs.request_id.clone()),
+        traceparent: obs.as_ref().map(|obs| obs.trace.traceparent()),
+        deadline: Some(std::time::Instant::now() + state.clients.resilience().request_deadline()),
+    });
+    let downstream = Downstream::new(&clients, &state.loader);
+    let request = request.data(downstream);
+    let operation = crate::observability::GraphqlOperation::start(&request);
+    // Resilience: the whole execution is capped at deadline + grace; stale data is marked.
+    let execution = crate::resilience::request::within(
+        state.clients.resilience().execution_limit(),
+        state.executor.execute(request),
+    );
+    let response = tracing::Instrument::instrument(execution, operation.span()).await;
+    let response = crate::resilience::request::mark_stale(response, &clients);
+    operation.finish(response)
+}
+
+/// Readiness: every downstream answers its health check (probed concurrently, result cached for
+/// `BFF_READY_CACHE`) and no circuit breaker is open; 200 when ready, else 503, with the detail.
+async fn ready<E: Executor>(State(state): State<Arc<AppState<E>>>) -> Response {
+    let readiness = state.clients.readiness().await;
+    let status = if readiness.ready {
         StatusCode::OK
     } else {
         StatusCode::SERVICE_UNAVAILABLE
     };
-    let body = json!({ "ready": all_up, "services": services });
-    (status, Json(body)).into_response()
+    (status, Json(readiness)).into_response()
 }
 
 /// A bound, not yet serving, HTTP server.
 pub struct Application {
     listener: TcpListener,
     router: Router,
+    /// How long in-flight requests may take to finish after the shutdown signal.
+    shutdown_grace: Duration,
 }
 
 impl Application {
@@ -149,7 +202,11 @@ impl Application {
         let listener = TcpListener::bind(addr)
             .await
             .map_err(|source| StartError::Bind { addr, source })?;
-        Ok(Self { listener, router })
+        Ok(Self {
+            listener,
+            router,
+            shutdown_grace: crate::resilience::ResilienceConfig::default().shutdown_grace,
+        })
     }
 
     /// The address actually bound.
@@ -159,14 +216,26 @@ impl Application {
             .unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 0)))
     }
 
-    /// Serves until `shutdown` completes, then finishes in-flight requests.
+    /// Sets how long in-flight requests may take to finish after the shutdown signal
+    /// (`BFF_SHUTDOWN_GRACE`, default 10 s).
+    pub fn with_shutdown_grace(mut self, grace: Duration) -> Self {
+        self.shutdown_grace = grace;
+        self
+    }
+
+    /// Serves until `shutdown` completes, then stops accepting and finishes in-flight requests,
+    /// for at most the shutdown grace period (then returns anyway).
     pub async fn run_with_shutdown(
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
-        axum::serve(self.listener, self.router)
-            .with_graceful_shutdown(shutdown)
-            .await
+        crate::resilience::request::serve_with_grace(
+            self.listener,
+            self.router,
+            shutdown,
+            self.shutdown_grace,
+        )
+        .await
     }
 
     /// Serves until SIGTERM or Ctrl-C.
@@ -222,11 +291,13 @@ pub async fn run<B: Bff>() -> ExitCode {
         }
         None => {}
     }
-    crate::telemetry::init();
     let default_listen = SocketAddr::from(([127, 0, 0, 1], B::DEFAULT_PORT));
     let started = async {
-        let config = BffConfig::from_env(default_listen)?;
-        let app = Application::bind(config.listen, B::router(&config)?).await?;
+        let config = BffConfig::from_env_for(B::NAME, default_listen)?;
+        crate::telemetry::init_with(&config.observability);
+        let app = Application::bind(config.listen, B::router(&config)?)
+            .await?
+            .with_shutdown_grace(config.resilience.shutdown_grace);
         Ok::<_, StartError>(app)
     };
     let app = match started.await {
