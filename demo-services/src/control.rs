@@ -348,8 +348,15 @@ async fn reset_stats(State(ctl): State<Arc<ServiceControl>>) -> Json<Stats> {
     Json(ctl.stats())
 }
 
-async fn health() -> Json<serde_json::Value> {
-    Json(serde_json::json!({ "status": "ok" }))
+/// Liveness of the service; a service switched `down` through `/__control` answers 503 here too,
+/// so readiness probes see it as a real outage would look.
+async fn health(State(ctl): State<Arc<ServiceControl>>) -> Response {
+    if ctl.control().down {
+        let body =
+            serde_json::json!({ "error": { "code": "unavailable", "message": "service is down" } });
+        return (StatusCode::SERVICE_UNAVAILABLE, Json(body)).into_response();
+    }
+    Json(serde_json::json!({ "status": "ok" })).into_response()
 }
 
 /// The uncounted extras of every service: `/health`, `/__control`, `/__stats`, `/__stats/reset`.

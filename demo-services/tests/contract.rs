@@ -713,9 +713,14 @@ async fn control_latency_down_and_fail_next() {
         e.err(Method::GET, format!("{u}/users/1"), None, 503).await,
         "unavailable"
     );
+    // A down service fails its health check too, as a real outage would.
+    assert_eq!(
+        e.err(Method::GET, format!("{u}/health"), None, 503).await,
+        "unavailable"
+    );
+    e.control(&u, json!({"down": false})).await;
     let v: Value = e.get(&u, "/health").await;
     assert_eq!(v["status"], "ok");
-    e.control(&u, json!({"down": false})).await;
 
     e.control(&u, json!({"fail_next": 2, "error_status": 500}))
         .await;
