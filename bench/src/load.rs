@@ -113,7 +113,7 @@ fn contains(haystack: &[u8], needle: &[u8]) -> bool {
 
 fn deep_check(seq: &AtomicU64) -> bool {
     let n = seq.fetch_add(1, Ordering::Relaxed);
-    n < 20 || n % 50 == 0
+    n < 20 || n.is_multiple_of(50)
 }
 
 fn micros(d: Duration) -> u64 {

@@ -32,7 +32,8 @@ impl Bff for Admin {
     type Schema = AdminSchema;
 
     fn schema(config: &BffConfig) -> Self::Schema {
-        let builder = AdminSchema::build(Query, Mutation, EmptySubscription);
+        let builder = AdminSchema::build(Query, Mutation, EmptySubscription)
+            .extension(shared::graphql::NullOnError);
         if config.dev_mode {
             builder.finish()
         } else {

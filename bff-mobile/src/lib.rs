@@ -77,6 +77,7 @@ mutation PlaceOrder {
 pub fn build_schema() -> MobileSchema {
     Schema::build(Query, Mutation, EmptySubscription)
         .limit_depth(MAX_DEPTH)
+        .extension(shared::graphql::NullOnError)
         .finish()
 }
 

@@ -90,7 +90,11 @@ pub fn router<E: Executor>(
     let mut edge = crate::edge::Edge::new(config)?;
     // Scaled out (REDIS_URL set): persisted queries, rate limits and the catalogue cache are
     // shared through Redis; see crate::scale.
-    let bff = config.observability.service_name.as_deref().unwrap_or("bff");
+    let bff = config
+        .observability
+        .service_name
+        .as_deref()
+        .unwrap_or("bff");
     if let Some(scale) = crate::scale::Scale::from_config(config, bff)? {
         edge = scale.wire_edge(edge, config);
         clients = scale.wire_clients(clients);

@@ -16,16 +16,12 @@ fn local(port: u16) -> SocketAddr {
 async fn start<B: Bff>(
     demo: &DemoServices,
 ) -> Result<tokio::task::JoinHandle<std::io::Result<()>>, StartError> {
-    let mut config = BffConfig::dev(local(B::DEFAULT_PORT));
+    let mut config = BffConfig::dev_for(B::NAME, local(B::DEFAULT_PORT));
     config.downstream.users_url = demo.users.url();
     config.downstream.orders_url = demo.orders.url();
     config.downstream.products_url = demo.products.url();
     let app = Application::bind(config.listen, B::router(&config)?).await?;
-    println!(
-        "  {:<11} http://{}/graphiql",
-        B::NAME,
-        app.local_addr()
-    );
+    println!("  {:<11} http://{}/graphiql", B::NAME, app.local_addr());
     Ok(tokio::spawn(
         app.run_with_shutdown(shared::server::shutdown_signal()),
     ))
@@ -34,20 +30,16 @@ async fn start<B: Bff>(
 #[tokio::main]
 async fn main() -> ExitCode {
     shared::telemetry::init();
-    let demo = match DemoServices::start(
-        DemoConfig::default(),
-        local(5001),
-        local(5002),
-        local(5003),
-    )
-    .await
-    {
-        Ok(demo) => demo,
-        Err(err) => {
-            eprintln!("stack: cannot start the demo services on ports 5001-5003: {err}");
-            return ExitCode::FAILURE;
-        }
-    };
+    let demo =
+        match DemoServices::start(DemoConfig::default(), local(5001), local(5002), local(5003))
+            .await
+        {
+            Ok(demo) => demo,
+            Err(err) => {
+                eprintln!("stack: cannot start the demo services on ports 5001-5003: {err}");
+                return ExitCode::FAILURE;
+            }
+        };
     println!(
         "demo services: users {}  orders {}  products {}",
         demo.users.url(),

@@ -114,13 +114,15 @@ impl TestStack {
         let demo = DemoServices::start_local(demo)
             .await
             .expect("demo services start");
-        let mut config = BffConfig::dev(SocketAddr::from(([127, 0, 0, 1], 0)));
+        let mut config = BffConfig::dev_for(B::NAME, SocketAddr::from(([127, 0, 0, 1], 0)));
         config.downstream.users_url = demo.users.url();
         config.downstream.orders_url = demo.orders.url();
         config.downstream.products_url = demo.products.url();
         tweak(&mut config);
         let router = B::router(&config).expect("router builds");
-        let app = Application::bind(config.listen, router).await.expect("bind");
+        let app = Application::bind(config.listen, router)
+            .await
+            .expect("bind");
         let bff_url = format!("http://{}", app.local_addr());
         app.spawn();
         Self {
@@ -129,6 +131,33 @@ impl TestStack {
             config,
             http: reqwest::Client::new(),
         }
+    }
+
+    /// Starts another BFF `B` on port 0 against this stack's demo services (a second replica, or
+    /// another BFF), with `tweak` applied to a copy of this stack's config; returns its base URL.
+    pub async fn start_replica<B: Bff>(&self, tweak: impl FnOnce(&mut BffConfig)) -> String {
+        let mut config = self.config.clone();
+        config.listen = SocketAddr::from(([127, 0, 0, 1], 0));
+        tweak(&mut config);
+        let router = B::router(&config).expect("router builds");
+        let app = Application::bind(config.listen, router)
+            .await
+            .expect("bind");
+        let url = format!("http://{}", app.local_addr());
+        app.spawn();
+        url
+    }
+
+    /// POSTs a raw GraphQL body (e.g. with `extensions.persistedQuery`) to the BFF at `url`.
+    pub async fn post_at(&self, url: &str, body: Value, token: Option<&str>) -> GqlResponse {
+        let mut request = self.http.post(format!("{url}/graphql")).json(&body);
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        let response = request.send().await.expect("BFF answers");
+        let status = response.status().as_u16();
+        let body = response.json().await.expect("JSON body");
+        GqlResponse { status, body }
     }
 
     /// The HTTP client tests use.
@@ -153,7 +182,8 @@ impl TestStack {
 
     /// A query as the dev customer (user 2).
     pub async fn as_customer(&self, query: &str, variables: Value) -> GqlResponse {
-        self.query(query, variables, Some(&dev_customer_token())).await
+        self.query(query, variables, Some(&dev_customer_token()))
+            .await
     }
 
     /// A query as the dev admin (user 1).

@@ -21,7 +21,7 @@ impl ExtensionFactory for AdminOnlyIntrospection {
 
 struct AdminOnlyIntrospectionExtension;
 
-#[async_trait::async_trait]
+#[async_graphql::async_trait::async_trait]
 impl Extension for AdminOnlyIntrospectionExtension {
     async fn parse_query(
         &self,

@@ -200,7 +200,7 @@ impl EdgeConfig {
             cors_origins: Vec::new(),
             compression: true,
             jwt: JwtPolicy {
-                require_viewer: profile == Profile::Admin,
+                require_viewer: profile == Profile::Admin && !dev_mode,
                 ..JwtPolicy::default()
             },
         }

@@ -102,9 +102,12 @@ pub async fn serve_with_grace(
         shutdown.await;
         let _ = signalled.send(());
     };
-    let serve = axum::serve(listener, router)
-        .with_graceful_shutdown(shutdown)
-        .into_future();
+    let serve = axum::serve(
+        listener,
+        router.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .into_future();
     let deadline = async move {
         if on_signal.await.is_err() {
             std::future::pending::<()>().await;

@@ -31,13 +31,16 @@ const STORE: &str = "catalogue";
 /// A pending write that must reach Redis: the key and, for an update, its new value.
 type Pending = (String, Option<Arc<[u8]>>);
 
+/// In-process copies: key → (stored at, JSON).
+type Local = HashMap<String, (Instant, Arc<[u8]>)>;
+
 /// The shared catalogue cache of one replica.
 pub struct SharedCatalogue {
     redis: Arc<Redis>,
     ttl_ms: u64,
     local_ttl: Duration,
     local_max: usize,
-    local: Mutex<HashMap<String, (Instant, Arc<[u8]>)>>,
+    local: Mutex<Local>,
     /// Bumped by every invalidation; fills started under an older generation skip the local copy.
     generation: AtomicU64,
     /// The resilience stale-if-error cache, whose copies invalidations drop too.
@@ -189,10 +192,10 @@ impl SharedCatalogue {
             .and_then(|p| serde_json::to_vec(p).ok())
             .map(Arc::<[u8]>::from);
         self.drop_local(&key).await;
-        if !self.write_invalidation(&key, value.clone()).await {
-            if let Ok(mut pending) = self.pending.lock() {
-                pending.push((key, value));
-            }
+        if !self.write_invalidation(&key, value.clone()).await
+            && let Ok(mut pending) = self.pending.lock()
+        {
+            pending.push((key, value));
         }
     }
 
@@ -223,7 +226,12 @@ impl SharedCatalogue {
         let ttl = self.ttl_ms;
         let mut pipe = redis::pipe();
         match &value {
-            Some(json) => pipe.cmd("SET").arg(&redis_key).arg(&json[..]).arg("PX").arg(ttl),
+            Some(json) => pipe
+                .cmd("SET")
+                .arg(&redis_key)
+                .arg(&json[..])
+                .arg("PX")
+                .arg(ttl),
             None => pipe.cmd("DEL").arg(&redis_key),
         };
         pipe.ignore().cmd("PUBLISH").arg(channel).arg(key).ignore();
@@ -274,10 +282,8 @@ impl SharedCatalogue {
                 }
             }
         }
-        for i in 0..keys.len() {
-            if out[i].is_some() {
-                crate::observability::record_cache("catalogue-local", true);
-            }
+        for _ in out.iter().flatten() {
+            crate::observability::record_cache("catalogue-local", true);
         }
         if remote.is_empty() {
             return out;
