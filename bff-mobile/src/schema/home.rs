@@ -8,7 +8,7 @@ use shared::models::Id;
 
 use super::order::Order;
 use super::product::ProductSummary;
-use super::{HOME_FEATURED_PRODUCTS, HOME_RECENT_ORDERS, or_null};
+use super::{HOME_FEATURED_PRODUCTS, HOME_RECENT_ORDERS};
 
 /// The home screen of the signed-in viewer.
 pub struct Home {
@@ -36,7 +36,7 @@ pub struct Viewer {
 #[Object]
 impl Home {
     /// The signed-in viewer.
-    async fn viewer(&self, ctx: &Context<'_>) -> Option<Viewer> {
+    async fn viewer(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Viewer>> {
         let viewer = async {
             let user = ctx.downstream()?.user(self.user_id).await?;
             Ok(user.map(|user| Viewer {
@@ -44,11 +44,11 @@ impl Home {
                 avatar_url: user.avatar_url,
             }))
         };
-        or_null(ctx, viewer.await)
+        viewer.await
     }
 
     /// The viewer's 3 most recent orders, newest first.
-    async fn recent_orders(&self, ctx: &Context<'_>) -> Option<Vec<Order>> {
+    async fn recent_orders(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Vec<Order>>> {
         let orders = async {
             let page = ctx
                 .downstream()?
@@ -57,11 +57,14 @@ impl Home {
                 .await?;
             Ok(Some(page.items.into_iter().map(Order::from).collect()))
         };
-        or_null(ctx, orders.await)
+        orders.await
     }
 
     /// 4 featured products (best rated, in stock).
-    async fn featured_products(&self, ctx: &Context<'_>) -> Option<Vec<ProductSummary>> {
+    async fn featured_products(
+        &self,
+        ctx: &Context<'_>,
+    ) -> async_graphql::Result<Option<Vec<ProductSummary>>> {
         let featured = async {
             let downstream = ctx.downstream()?;
             let products = downstream
@@ -73,6 +76,6 @@ impl Home {
                 products.into_iter().map(ProductSummary::from).collect(),
             ))
         };
-        or_null(ctx, featured.await)
+        featured.await
     }
 }

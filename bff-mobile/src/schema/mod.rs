@@ -36,18 +36,6 @@ pub fn parse_id(id: &ID, field: &str) -> Result<Id, BffError> {
     }
 }
 
-/// The value of a nullable field, or an explicit `null` plus the error at the field's path.
-///
-/// async-graphql 7.2 drops a field whose resolver fails from its parent object (the key goes
-/// missing, and a root object with no field left becomes `data: null`), where GraphQL wants
-/// `null` at that path. Nullable resolvers go through this so a partial result keeps its shape.
-pub fn or_null<T>(ctx: &Context<'_>, result: async_graphql::Result<Option<T>>) -> Option<T> {
-    result.unwrap_or_else(|err| {
-        ctx.add_error(ctx.set_error_path(err.into_server_error(ctx.item.pos)));
-        None
-    })
-}
-
 /// Everything the mobile app can read.
 pub struct Query;
 
@@ -68,12 +56,12 @@ impl Query {
         &self,
         ctx: &Context<'_>,
         #[graphql(desc = "The product's id.")] id: ID,
-    ) -> Option<Product> {
+    ) -> async_graphql::Result<Option<Product>> {
         let product = async {
             let id = parse_id(&id, "id")?;
             Ok(ctx.downstream()?.product(id).await?.map(Product::from))
         };
-        or_null(ctx, product.await)
+        product.await
     }
 
     /// Search the catalogue, newest pages first as the products service orders them. Public.
@@ -138,7 +126,7 @@ impl Query {
         &self,
         ctx: &Context<'_>,
         #[graphql(desc = "The order's id.")] id: ID,
-    ) -> Option<Order> {
+    ) -> async_graphql::Result<Option<Order>> {
         let order = async {
             let viewer = ctx.viewer()?;
             let id = parse_id(&id, "id")?;
@@ -147,7 +135,7 @@ impl Query {
                 _ => Err(BffError::NotFound("order".into()).into()),
             }
         };
-        or_null(ctx, order.await)
+        order.await
     }
 }
 

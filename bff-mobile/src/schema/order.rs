@@ -5,7 +5,6 @@ use async_graphql::{Context, Enum, ID, InputObject, Object, SimpleObject};
 use shared::graphql::{Money, PageInfo, RequestContext};
 use shared::models::{self, Id};
 
-use super::or_null;
 use super::product::ProductSummary;
 
 /// Where an order is in its lifecycle.
@@ -107,7 +106,7 @@ impl OrderLine {
 
     /// The product; null when it is no longer in the catalogue. Loaded in one batched call with
     /// every other line of the request.
-    async fn product(&self, ctx: &Context<'_>) -> Option<ProductSummary> {
+    async fn product(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<ProductSummary>> {
         let id: Id = self.item.product_id;
         let product = async {
             Ok(ctx
@@ -116,7 +115,7 @@ impl OrderLine {
                 .await?
                 .map(ProductSummary::from))
         };
-        or_null(ctx, product.await)
+        product.await
     }
 }
 
