@@ -541,3 +541,45 @@ async fn graphiql_opens_with_example_operations() {
         .unwrap();
     assert!(page.contains("ProductPage") && page.contains("bff-web"));
 }
+
+#[tokio::test]
+async fn the_product_page_lives_without_the_users_service() {
+    let stack = TestStack::start::<Web>().await;
+    let id = product_with_reviews(&stack, 5);
+    stack.control(Service::Users, json!({ "down": true })).await;
+
+    let response = stack
+        .query(PRODUCT_PAGE, json!({ "id": id.to_string() }), None)
+        .await;
+
+    assert_eq!(response.status, 200, "{}", response.body);
+    let product = &response.data()["product"];
+    assert_eq!(product["id"], id.to_string(), "{}", response.body);
+    assert!(product["related"].as_array().is_some_and(|r| !r.is_empty()));
+    let recent = product["reviews"]["recent"].as_array().unwrap();
+    assert_eq!(recent.len(), 5);
+    for (i, review) in recent.iter().enumerate() {
+        assert!(review["title"].is_string());
+        assert!(
+            review["author"].is_null(),
+            "author {i} should be null: {review}"
+        );
+    }
+    let errors = response.errors();
+    assert_eq!(
+        errors.len(),
+        5,
+        "one error per missing author: {}",
+        response.body
+    );
+    for (i, error) in errors.iter().enumerate() {
+        assert_eq!(error["extensions"]["code"], "DOWNSTREAM_UNAVAILABLE");
+        assert_eq!(error["extensions"]["service"], "users");
+        let path = error["path"].as_array().unwrap();
+        assert_eq!(path.last().unwrap(), "author", "error {i}: {error}");
+        assert_eq!(
+            path[..3],
+            [json!("product"), json!("reviews"), json!("recent")]
+        );
+    }
+}
