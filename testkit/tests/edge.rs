@@ -859,3 +859,43 @@ fn the_example_operations_of_every_bff_pass_their_profile() {
     example_operations_pass::<bff_web::Web>();
     example_operations_pass::<bff_admin::Admin>();
 }
+
+/// graphql-js 16's `getIntrospectionQuery({ descriptions, specifiedByUrl, directiveIsRepeatable,
+/// inputValueDeprecation })`, which GraphiQL sends to load the Docs panel.
+const GRAPHIQL_INTROSPECTION: &str = r#"
+query IntrospectionQuery {
+  __schema {
+    queryType { name } mutationType { name } subscriptionType { name }
+    types { ...FullType }
+    directives { name description isRepeatable locations args(includeDeprecated: true) { ...InputValue } }
+  }
+}
+fragment FullType on __Type {
+  kind name description specifiedByURL
+  fields(includeDeprecated: true) {
+    name description args(includeDeprecated: true) { ...InputValue }
+    type { ...TypeRef } isDeprecated deprecationReason
+  }
+  inputFields(includeDeprecated: true) { ...InputValue }
+  interfaces { ...TypeRef }
+  enumValues(includeDeprecated: true) { name description isDeprecated deprecationReason }
+  possibleTypes { ...TypeRef }
+}
+fragment InputValue on __InputValue {
+  name description type { ...TypeRef } defaultValue isDeprecated deprecationReason
+}
+fragment TypeRef on __Type {
+  kind name
+  ofType { kind name ofType { kind name ofType { kind name ofType { kind name ofType { kind name
+    ofType { kind name ofType { kind name ofType { kind name ofType { kind name } } } } } } } } }
+}
+"#;
+
+#[test]
+fn graphiql_introspection_passes_the_admin_profile() {
+    let limits = EdgeConfig::for_profile(Profile::Admin, false).limits;
+    let depth = needed(GRAPHIQL_INTROSPECTION, |l, n| l.max_depth = n as usize);
+    let checked =
+        shared::edge::limits::check(GRAPHIQL_INTROSPECTION, None, &Default::default(), &limits);
+    assert!(checked.is_ok(), "needs depth {depth}: {:?}", checked.err());
+}

@@ -237,8 +237,12 @@ impl<'a> Walker<'a> {
                 Selection::Field(field) => {
                     let children = self.selection_set(&field.node.selection_set.node);
                     let multiplier = self.multiplier(&field.node.arguments);
+                    // `ofType` only unwraps list and non-null wrappers of one type: GraphiQL's
+                    // introspection nests it nine deep, and it cannot fan out, so it adds no depth
+                    // (the token limit bounds a long chain).
+                    let level = usize::from(field.node.name.node.as_str() != "ofType");
                     Shape {
-                        depth: children.depth + 1,
+                        depth: children.depth + level,
                         cost: children.cost.saturating_mul(multiplier).saturating_add(1),
                     }
                 }
