@@ -288,14 +288,17 @@ impl<'a> Walker<'a> {
             let Some(n) = n else { continue };
             let n = n.max(1) as u64;
             if n > self.max_page_size && self.page_error.is_none() {
-                self.page_error = Some(EdgeRefusal::bad_request(
+                let field = if name.node.as_str() == "first" {
+                    "first"
+                } else {
+                    "last"
+                };
+                let mut refusal = EdgeRefusal::bad_request(
                     codes::PAGE_SIZE_TOO_LARGE,
-                    format!(
-                        "`{}` must be at most {}",
-                        name.node.as_str(),
-                        self.max_page_size
-                    ),
-                ));
+                    format!("`{field}` must be at most {}", self.max_page_size),
+                );
+                refusal.field = Some(field);
+                self.page_error = Some(refusal);
             }
             multiplier = multiplier.max(n);
         }

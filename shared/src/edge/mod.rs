@@ -79,6 +79,8 @@ pub struct EdgeRefusal {
     pub retry_after: Option<u64>,
     /// Extra headers, e.g. `Allow` for 405.
     pub allow: Option<&'static str>,
+    /// The argument at fault, sent as `extensions.field` (as the BFFs' own input errors do).
+    pub field: Option<&'static str>,
 }
 
 impl EdgeRefusal {
@@ -90,6 +92,7 @@ impl EdgeRefusal {
             message: message.into(),
             retry_after: None,
             allow: None,
+            field: None,
         }
     }
 
@@ -100,7 +103,11 @@ impl EdgeRefusal {
 
     /// The GraphQL error body of this refusal.
     pub fn body(&self) -> serde_json::Value {
-        json!({ "errors": [{ "message": self.message, "extensions": { "code": self.code } }] })
+        let mut extensions = json!({ "code": self.code });
+        if let Some(field) = self.field {
+            extensions["field"] = json!(field);
+        }
+        json!({ "errors": [{ "message": self.message, "extensions": extensions }] })
     }
 
     /// The response, in the negotiated media type.
