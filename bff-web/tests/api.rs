@@ -29,7 +29,7 @@ query ProductPage($id: ID!) {
   }
 }"#;
 
-const MY_ORDERS: &str = "{ me { orders(first: 5) { nodes { items { product { name } } } } } }";
+const MY_ORDERS: &str = "{ me { name tier address { city } orders(first: 5) { nodes { items { product { name } } } } } }";
 
 fn routes(pairs: &[(&str, u64)]) -> BTreeMap<String, u64> {
     pairs.iter().map(|(r, n)| ((*r).to_owned(), *n)).collect()
@@ -262,6 +262,8 @@ async fn my_orders_cost_one_call_per_service() {
     let stack = TestStack::start::<Web>().await;
     stack.reset_stats().await;
     let response = stack.as_customer(MY_ORDERS, json!({})).await;
+    assert!(response.ok()["me"]["name"].is_string());
+    assert!(response.ok()["me"]["address"]["city"].is_string());
     let nodes = response.ok()["me"]["orders"]["nodes"]
         .as_array()
         .unwrap()
@@ -285,6 +287,44 @@ async fn my_orders_cost_one_call_per_service() {
     assert_eq!(
         by_route(&stack, Service::Products).await,
         routes(&[("GET /products?ids", 1)])
+    );
+
+    // Orders alone start from the token's user id: no users call at all.
+    stack.reset_stats().await;
+    let response = stack
+        .as_customer("{ me { orders(first: 5) { nodes { id } } } }", json!({}))
+        .await;
+    assert_eq!(
+        response.ok()["me"]["orders"]["nodes"]
+            .as_array()
+            .unwrap()
+            .len(),
+        5
+    );
+    assert_eq!(by_route(&stack, Service::Users).await, routes(&[]));
+    assert_eq!(
+        by_route(&stack, Service::Orders).await,
+        routes(&[("GET /orders?user_id", 1)])
+    );
+}
+
+#[tokio::test]
+async fn me_profile_and_orders_load_concurrently() {
+    let stack = TestStack::start::<Web>().await;
+    stack.latency_everywhere(200).await;
+    let started = Instant::now();
+    let response = stack
+        .as_customer(
+            "{ me { name orders(first: 3) { nodes { id } } } }",
+            json!({}),
+        )
+        .await;
+    let elapsed = started.elapsed();
+    assert!(response.ok()["me"]["name"].is_string());
+    // Users and orders in parallel: one 200 ms level, not two (400 ms).
+    assert!(
+        elapsed < Duration::from_millis(350),
+        "profile and orders took {elapsed:?}"
     );
 }
 

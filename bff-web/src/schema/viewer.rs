@@ -2,6 +2,7 @@
 
 use async_graphql::{Context, Enum, ID, Object, SimpleObject};
 use shared::graphql::RequestContext;
+use shared::loaders::not_found;
 use shared::models;
 
 use super::ORDERS_PAGE;
@@ -41,13 +42,23 @@ pub struct Address {
     pub country: String,
 }
 
-/// The signed-in customer.
-pub struct Me(models::User);
+/// The signed-in customer. Only the viewer's id is known up front: profile fields load the user
+/// (through the request's users loader, so asking for several costs one call) and `orders` starts
+/// straight from the id, so `me { orders }` needs no users call and `me { name orders }` runs both
+/// reads concurrently.
+pub struct Me {
+    user_id: models::Id,
+}
 
 impl Me {
-    /// The viewer's account.
-    pub fn new(user: models::User) -> Self {
-        Self(user)
+    /// The viewer with this user id.
+    pub fn new(user_id: models::Id) -> Self {
+        Self { user_id }
+    }
+
+    async fn user(&self, ctx: &Context<'_>) -> async_graphql::Result<models::User> {
+        let user = ctx.downstream()?.user(self.user_id).await?;
+        Ok(not_found("user", user)?)
     }
 }
 
@@ -56,38 +67,38 @@ impl Me {
 impl Me {
     /// The viewer's user id.
     async fn id(&self) -> ID {
-        ID(self.0.id.to_string())
+        ID(self.user_id.to_string())
     }
 
     /// Display name.
-    async fn name(&self) -> &str {
-        &self.0.name
+    async fn name(&self, ctx: &Context<'_>) -> async_graphql::Result<String> {
+        Ok(self.user(ctx).await?.name)
     }
 
     /// E-mail address.
-    async fn email(&self) -> &str {
-        &self.0.email
+    async fn email(&self, ctx: &Context<'_>) -> async_graphql::Result<String> {
+        Ok(self.user(ctx).await?.email)
     }
 
     /// URL of the avatar.
-    async fn avatar_url(&self) -> &str {
-        &self.0.avatar_url
+    async fn avatar_url(&self, ctx: &Context<'_>) -> async_graphql::Result<String> {
+        Ok(self.user(ctx).await?.avatar_url)
     }
 
     /// Loyalty tier.
-    async fn tier(&self) -> Tier {
-        self.0.tier.into()
+    async fn tier(&self, ctx: &Context<'_>) -> async_graphql::Result<Tier> {
+        Ok(self.user(ctx).await?.tier.into())
     }
 
     /// Postal address.
-    async fn address(&self) -> Address {
-        let a = &self.0.address;
-        Address {
-            line1: a.line1.clone(),
-            city: a.city.clone(),
-            postal_code: a.postal_code.clone(),
-            country: a.country.clone(),
-        }
+    async fn address(&self, ctx: &Context<'_>) -> async_graphql::Result<Address> {
+        let a = self.user(ctx).await?.address;
+        Ok(Address {
+            line1: a.line1,
+            city: a.city,
+            postal_code: a.postal_code,
+            country: a.country,
+        })
     }
 
     /// The viewer's orders, newest first, each with its items expanded into products.
@@ -102,7 +113,7 @@ impl Me {
         let page = ctx
             .downstream()?
             .clients()
-            .orders_of_user(self.0.id, limit, after.as_deref())
+            .orders_of_user(self.user_id, limit, after.as_deref())
             .await?;
         Ok(OrderConnection::from_page(page))
     }
