@@ -29,9 +29,6 @@ pub type MobileSchema = Schema<Query, Mutation, EmptySubscription>;
 /// The mobile BFF.
 pub struct Mobile;
 
-/// Deepest query accepted: the deepest screen (orders → items → product) needs 6 levels.
-const MAX_DEPTH: usize = 10;
-
 /// The operations GraphiQL opens with: one per screen of the app.
 pub const EXAMPLE_OPERATIONS: &str = r#"# bff-mobile: one query per screen. Run one with the ▶ button.
 
@@ -76,7 +73,6 @@ mutation PlaceOrder {
 /// The schema, without any request data (the server attaches auth and loaders per request).
 pub fn build_schema() -> MobileSchema {
     Schema::build(Query, Mutation, EmptySubscription)
-        .limit_depth(MAX_DEPTH)
         .extension(shared::graphql::NullOnError)
         .finish()
 }

@@ -85,7 +85,6 @@ mutation CancelOrder($orderId: ID! = "1") {
 
 fn build_schema() -> WebSchema {
     Schema::build(Query, Mutation, EmptySubscription)
-        .limit_depth(12)
         .extension(shared::graphql::NullOnError)
         .finish()
 }
