@@ -79,7 +79,10 @@ impl Default for DownstreamConfig {
 /// How the per-request DataLoaders batch.
 #[derive(Debug, Clone)]
 pub struct LoaderConfig {
-    /// How long a loader waits to gather keys before calling (`BFF_LOADER_DELAY`).
+    /// How long a loader waits to gather keys before calling (`BFF_LOADER_DELAY`, default 0).
+    /// 0 still batches every key asked for before the request's task yields (the batch runs on a
+    /// spawned task behind a timer that fires at the next millisecond tick at the latest); a longer
+    /// delay only adds latency per level. Measured: same calls per query, less CPU and latency.
     pub delay: Duration,
     /// Most keys in one downstream call (`BFF_LOADER_MAX_BATCH`, at most 100 per the contract).
     pub max_batch: usize,
@@ -88,7 +91,7 @@ pub struct LoaderConfig {
 impl Default for LoaderConfig {
     fn default() -> Self {
         Self {
-            delay: Duration::from_millis(1),
+            delay: Duration::ZERO,
             max_batch: crate::models::MAX_IDS_PER_CALL,
         }
     }
@@ -334,6 +337,7 @@ pub const KNOWN: &[&str] = &[
     "BFF_MAX_COMPLEXITY",
     "BFF_MAX_PAGE_SIZE",
     "BFF_MAX_BATCH",
+    "BFF_DOCUMENT_CACHE",
     "BFF_INTROSPECTION",
     "BFF_SUGGESTIONS",
     "BFF_RATE_LIMIT_PER_MINUTE",

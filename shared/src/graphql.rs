@@ -221,12 +221,17 @@ impl async_graphql::extensions::Extension for NullOnErrorRequest {
         info: async_graphql::extensions::ResolveInfo<'_>,
         next: async_graphql::extensions::NextResolve<'_>,
     ) -> async_graphql::ServerResult<Option<async_graphql::Value>> {
-        let nullable = !info.return_type.ends_with('!');
-        let path = info.path_node.to_string_vec();
+        // Every field passes through here: non-null fields go straight on, and the path is only
+        // turned into strings when a nullable field actually failed.
+        if info.return_type.ends_with('!') {
+            return next.run(ctx, info).await;
+        }
+        let path_node = info.path_node;
         match next.run(ctx, info).await {
-            Err(mut error) if nullable => {
+            Err(mut error) => {
                 if error.path.is_empty() {
-                    error.path = path
+                    error.path = path_node
+                        .to_string_vec()
                         .into_iter()
                         .map(|segment| match segment.parse::<usize>() {
                             Ok(index) => async_graphql::PathSegment::Index(index),

@@ -6,6 +6,7 @@
 //! - [`clients`]: typed HTTP clients of the users, orders and products services.
 //! - [`loaders`]: per-request DataLoaders and the [`loaders::Downstream`] facade resolvers use.
 //! - [`auth`]: the viewer from the bearer JWT (HS256 secret or JWKS keys); dev tokens.
+//! - [`doc_cache`]: parsed, limit-checked documents cached by query text (one parse per text).
 //! - [`edge`]: the request edge: body and operation limits, GraphQL-over-HTTP rules, CSRF, rate
 //!   limits, persisted queries, CORS and compression.
 //! - [`graphql`]: shared GraphQL pieces (money, page info, page limits, context access).
@@ -22,6 +23,7 @@
 pub mod auth;
 pub mod clients;
 pub mod config;
+pub mod doc_cache;
 pub mod edge;
 pub mod error;
 pub mod graphiql;

@@ -168,8 +168,8 @@ async fn execute<E: Executor>(
         deadline: Some(std::time::Instant::now() + state.clients.resilience().request_deadline()),
     });
     let downstream = Downstream::new(&clients, &state.loader);
-    let request = request.data(downstream);
-    let operation = crate::observability::GraphqlOperation::start(&request);
+    let mut request = request.data(downstream);
+    let operation = crate::observability::GraphqlOperation::start_parsed(&mut request);
     // Resilience: the whole execution is capped at deadline + grace; stale data is marked.
     let execution = crate::resilience::request::within(
         state.clients.resilience().execution_limit(),

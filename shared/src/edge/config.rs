@@ -131,6 +131,9 @@ pub struct EdgeConfig {
     pub trusted_proxies: Vec<IpAddr>,
     /// Automatic persisted queries kept in memory (`BFF_APQ_CAPACITY`; 0 = APQ off).
     pub apq_capacity: usize,
+    /// Parsed, limit-checked documents cached by query text (`BFF_DOCUMENT_CACHE`, default
+    /// 512; 0 = off): a repeated query skips parsing and the text-only limit checks.
+    pub document_cache: usize,
     /// Manifest of trusted documents, a JSON object sha256 → document (`BFF_TRUSTED_DOCUMENTS`).
     pub trusted_documents: Option<PathBuf>,
     /// Refuse every document not in the manifest (`BFF_SAFELIST`).
@@ -194,6 +197,7 @@ impl EdgeConfig {
             },
             trusted_proxies: Vec::new(),
             apq_capacity: 1_000,
+            document_cache: crate::doc_cache::DEFAULT_CAPACITY,
             trusted_documents: None,
             safelist: false,
             public_max_age: Duration::from_secs(60),
@@ -233,6 +237,7 @@ impl EdgeConfig {
             ("BFF_MAX_DIRECTIVES", &mut limits.max_directives, 0, 100_000),
             ("BFF_MAX_BATCH", &mut self.max_batch, 0, 1_000),
             ("BFF_APQ_CAPACITY", &mut self.apq_capacity, 0, 10_000_000),
+            ("BFF_DOCUMENT_CACHE", &mut self.document_cache, 0, 1_000_000),
         ] {
             if let Some(v) = take(name) {
                 *slot = number(name, &v, min, max)?;

@@ -46,6 +46,8 @@ pub struct Edge {
     limiter: Option<Arc<dyn RateLimiter>>,
     apq: Arc<dyn PersistedQueryStore>,
     trusted: TrustedDocuments,
+    /// Parsed, text-checked documents by query text (see [`crate::doc_cache`]).
+    documents: crate::doc_cache::DocumentCache,
 }
 
 /// Checked requests, ready to execute, and what the response needs to know.
@@ -86,6 +88,7 @@ impl Edge {
             limiter: Gcra::new(edge.rate_limit).map(|g| Arc::new(g) as Arc<dyn RateLimiter>),
             apq: Arc::new(MemoryStore::new(edge.apq_capacity)),
             trusted,
+            documents: crate::doc_cache::DocumentCache::new(edge.document_cache),
             config: edge.clone(),
         })
     }
@@ -207,13 +210,18 @@ impl Edge {
         for mut request in requests {
             let (persisted, register) = self.resolve_persisted(&mut request).await?;
             persisted_any |= persisted;
-            let analysis = limits::check(
-                &request.query,
+            // One parse per distinct text: the text-only checks are cached with the document,
+            // the variable-dependent ones (page sizes, cost) run every time.
+            let document = self.documents.get_or_check(&request.query, |query| {
+                limits::check_document(query, &self.config.limits)
+            })?;
+            let operation = limits::check_operation(
+                document.document(),
                 request.operation_name.as_deref(),
                 &request.variables,
                 &self.config.limits,
             )?;
-            if is_get && matches!(analysis.operation, Some(ty) if ty != OperationType::Query) {
+            if is_get && matches!(operation, Some(ty) if ty != OperationType::Query) {
                 let mut refusal = EdgeRefusal::new(
                     StatusCode::METHOD_NOT_ALLOWED,
                     codes::METHOD_NOT_ALLOWED,
@@ -225,7 +233,7 @@ impl Edge {
             if let Some(hash) = register {
                 self.apq.put(&hash, &request.query).await;
             }
-            request.set_parsed_query(analysis.document);
+            request.set_parsed_query(document.document().clone());
             let introspect = match self.config.introspection {
                 IntrospectionPolicy::Enabled => true,
                 IntrospectionPolicy::Disabled => false,

@@ -33,6 +33,21 @@ pub fn check(
     variables: &Variables,
     limits: &OperationLimits,
 ) -> Result<Analysis, EdgeRefusal> {
+    let document = check_document(query, limits)?;
+    let operation = check_operation(&document, operation_name, variables, limits)?;
+    Ok(Analysis {
+        document,
+        operation,
+    })
+}
+
+/// The checks that depend on the text alone (characters, tokens, syntax, fragment cycles,
+/// directives, aliases), returning the parsed document: their result may be cached by text
+/// ([`crate::doc_cache`]).
+pub fn check_document(
+    query: &str,
+    limits: &OperationLimits,
+) -> Result<ExecutableDocument, EdgeRefusal> {
     let chars = query.chars().count();
     if chars > limits.max_chars {
         return Err(EdgeRefusal::bad_request(
@@ -57,14 +72,15 @@ pub fn check(
             format!("the query is not valid GraphQL{at}"),
         )
     })?;
-    let mut walker = Walker {
+    let no_variables = Variables::default();
+    Walker {
         doc: &document,
-        variables,
+        variables: &no_variables,
         max_page_size: limits.max_page_size,
         memo: HashMap::new(),
         page_error: None,
-    };
-    walker.find_cycle()?;
+    }
+    .find_cycle()?;
 
     let mut counts = Counts::default();
     for (_, op) in document.operations.iter() {
@@ -96,7 +112,25 @@ pub fn check(
             ),
         ));
     }
+    Ok(document)
+}
 
+/// The checks that depend on the variables (`first`/`last` page sizes and list multipliers),
+/// run on every request: root fields, page sizes, depth and cost of each operation. Returns the
+/// type of the operation that will run.
+pub fn check_operation(
+    document: &ExecutableDocument,
+    operation_name: Option<&str>,
+    variables: &Variables,
+    limits: &OperationLimits,
+) -> Result<Option<OperationType>, EdgeRefusal> {
+    let mut walker = Walker {
+        doc: document,
+        variables,
+        max_page_size: limits.max_page_size,
+        memo: HashMap::new(),
+        page_error: None,
+    };
     for (_, op) in document.operations.iter() {
         let set = &op.node.selection_set.node;
         if walker.root_fields(set) > limits.max_root_fields {
@@ -128,11 +162,7 @@ pub fn check(
             ));
         }
     }
-    let operation = selected(&document, operation_name).map(|op| op.ty);
-    Ok(Analysis {
-        document,
-        operation,
-    })
+    Ok(selected(document, operation_name).map(|op| op.ty))
 }
 
 fn selected<'a>(

@@ -228,8 +228,23 @@ impl GraphqlOperation {
     /// Anonymous operations, names not in the document and unparsable documents are
     /// `anonymous`; past the per-BFF cap of distinct names, `other`.
     pub fn start(request: &async_graphql::Request) -> Self {
-        let obs = current();
         let (name, kind) = operation_of(&request.query, request.operation_name.as_deref());
+        Self::named(request, name, kind)
+    }
+
+    /// Like [`Self::start`], reading the request's parsed document (set by the edge) instead of
+    /// parsing the text again; a request without one is parsed here, once, for the executor too.
+    pub fn start_parsed(request: &mut async_graphql::Request) -> Self {
+        let operation_name = request.operation_name.clone();
+        let (name, kind) = match request.parsed_query() {
+            Ok(document) => operation_of_document(document, operation_name.as_deref()),
+            Err(_) => (ANONYMOUS.to_owned(), "unknown"),
+        };
+        Self::named(request, name, kind)
+    }
+
+    fn named(request: &async_graphql::Request, name: String, kind: &'static str) -> Self {
+        let obs = current();
         let (bff, name) = match &obs {
             Some(obs) if name != ANONYMOUS => (
                 obs.settings.bff.clone(),
@@ -329,9 +344,17 @@ impl GraphqlOperation {
 
 /// The selected operation's name and type; `anonymous`/`unknown` when it cannot be told.
 fn operation_of(query: &str, operation_name: Option<&str>) -> (String, &'static str) {
-    let Ok(document) = async_graphql::parser::parse_query(query) else {
-        return (ANONYMOUS.to_owned(), "unknown");
-    };
+    match async_graphql::parser::parse_query(query) {
+        Ok(document) => operation_of_document(&document, operation_name),
+        Err(_) => (ANONYMOUS.to_owned(), "unknown"),
+    }
+}
+
+/// [`operation_of`] on an already parsed document.
+fn operation_of_document(
+    document: &async_graphql::parser::types::ExecutableDocument,
+    operation_name: Option<&str>,
+) -> (String, &'static str) {
     let kind = |ty: OperationType| match ty {
         OperationType::Query => "query",
         OperationType::Mutation => "mutation",
