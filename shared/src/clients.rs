@@ -712,6 +712,19 @@ impl DownstreamClients {
         limit: usize,
         after: Option<&str>,
     ) -> BffResult<Page<Product>> {
+        self.search_products_as(q, category, limit, after).await
+    }
+
+    /// `GET /products?q=&category=&limit=&after=`, its items read as `T`: a slim view (serde
+    /// skips the fields `T` lacks, such as 1–3 KB descriptions) or
+    /// `Box<serde_json::value::RawValue>` to decide which items to read in full.
+    pub async fn search_products_as<T: DeserializeOwned>(
+        &self,
+        q: Option<&str>,
+        category: Option<&str>,
+        limit: usize,
+        after: Option<&str>,
+    ) -> BffResult<Page<T>> {
         let mut query = page_params(limit, after);
         push_opt(&mut query, "q", q);
         push_opt(&mut query, "category", category);
