@@ -7,7 +7,8 @@
 //!   so a stalled server is charged for every request that should have been sent meanwhile
 //!   (the coordinated-omission correction). How late the generator itself was is reported too.
 //!
-//! Every response is checked: a non-200 status or a body mentioning `"errors"` is a failure; the
+//! Every response is checked: a non-200 status or a body mentioning `"errors"` is a failure, except a
+//! 503 OVERLOADED, counted as shed (load beyond capacity, reported per phase); the
 //! first 20 and every 50th are also parsed as JSON and must carry an object `data`.
 
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -31,6 +32,9 @@ pub struct Outcome {
     /// How late the generator sent requests (open loop only).
     pub send_lag: Histogram,
     pub ok: u64,
+    /// Requests the BFF refused with 503 OVERLOADED: load shedding beyond capacity, reported
+    /// rather than treated as a broken run (open loop only offers more than the BFF can take).
+    pub shed: u64,
     pub failures: u64,
     pub first_failure: Option<String>,
     pub bytes: u64,
@@ -45,6 +49,9 @@ impl Outcome {
                 self.bytes += bytes as u64;
                 self.latency.record(micros);
             }
+            Err(why) if why.starts_with("HTTP 503") && why.contains("OVERLOADED") => {
+                self.shed += 1;
+            }
             Err(why) => {
                 self.failures += 1;
                 self.first_failure.get_or_insert(why);
@@ -55,6 +62,7 @@ impl Outcome {
     fn merge(&mut self, other: Outcome) {
         self.latency.merge(&other.latency);
         self.ok += other.ok;
+        self.shed += other.shed;
         self.failures += other.failures;
         self.bytes += other.bytes;
         if self.first_failure.is_none() {

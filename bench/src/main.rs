@@ -152,7 +152,7 @@ impl Plan {
             ]),
             rate_secs: 5.0,
             soak_secs: 90.0,
-            soak_rate_per_bff: 300,
+            soak_rate_per_bff: 100,
         }
     }
 }
@@ -215,6 +215,8 @@ pub struct Phase {
     pub offered_rps: Option<u64>,
     pub concurrency: Option<usize>,
     pub requests: u64,
+    /// Requests shed with 503 OVERLOADED (offered load beyond capacity).
+    pub shed: u64,
     pub achieved_rps: f64,
     pub p50_us: u64,
     pub p99_us: u64,
@@ -533,6 +535,7 @@ impl Measure<'_> {
             offered_rps: offered,
             concurrency,
             requests: out.ok,
+            shed: out.shed,
             achieved_rps: out.ok as f64 / secs.max(1e-9),
             p50_us: h.quantile(0.5),
             p99_us: h.quantile(0.99),

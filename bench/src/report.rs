@@ -234,11 +234,11 @@ fn markdown(report: &Report, svg: &str) -> String {
         );
         let _ = writeln!(
             s,
-            "| query | phase | requests | rps | p50 | p99 | p99.9 | max | overhead p50 | overhead p99 | overhead p99.9 | CPU µs/query | calls/query | bytes/resp | gen. lag p99 |"
+            "| query | phase | requests | shed | rps | p50 | p99 | p99.9 | max | overhead p50 | overhead p99 | overhead p99.9 | CPU µs/query | calls/query | bytes/resp | gen. lag p99 |"
         );
         let _ = writeln!(
             s,
-            "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
+            "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
         );
         for r in report.results.iter().filter(|r| r.latency_ms == latency) {
             for p in &r.phases {
@@ -249,9 +249,10 @@ fn markdown(report: &Report, svg: &str) -> String {
                 let lag = p.send_lag_p99_us.map_or_else(|| "–".to_owned(), ms);
                 let _ = writeln!(
                     s,
-                    "| {} | {phase} | {} | {:.0} | {} | {} | {} | {} | {} | {} | {} | {:.1} | {:.3} | {:.0} | {lag} |",
+                    "| {} | {phase} | {} | {} | {:.0} | {} | {} | {} | {} | {} | {} | {} | {:.1} | {:.3} | {:.0} | {lag} |",
                     r.query,
                     p.requests,
+                    p.shed,
                     p.achieved_rps,
                     ms(p.p50_us),
                     ms(p.p99_us),
@@ -268,7 +269,7 @@ fn markdown(report: &Report, svg: &str) -> String {
             if !r.skipped_rates.is_empty() {
                 let _ = writeln!(
                     s,
-                    "| {} | skipped {:?} rps (above 90 % of saturation) | | | | | | | | | | | | | |",
+                    "| {} | skipped {:?} rps (above 90 % of saturation) | | | | | | | | | | | | | | |",
                     r.query, r.skipped_rates
                 );
             }

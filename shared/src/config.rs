@@ -59,7 +59,8 @@ pub struct DownstreamConfig {
     pub connect_timeout: Duration,
     /// Whole-call timeout per downstream call (`BFF_DOWNSTREAM_TIMEOUT`).
     pub request_timeout: Duration,
-    /// Idle keep-alive connections kept per downstream host (`BFF_DOWNSTREAM_POOL_IDLE`).
+    /// Idle keep-alive connections kept per downstream host (`BFF_DOWNSTREAM_POOL_IDLE`); as many as
+    /// the per-service in-flight limit, so a burst reuses connections instead of churning them.
     pub pool_max_idle_per_host: usize,
 }
 
@@ -71,7 +72,7 @@ impl Default for DownstreamConfig {
             products_url: "http://127.0.0.1:5003".into(),
             connect_timeout: Duration::from_millis(250),
             request_timeout: Duration::from_secs(2),
-            pool_max_idle_per_host: 64,
+            pool_max_idle_per_host: 256,
         }
     }
 }

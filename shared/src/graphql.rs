@@ -311,3 +311,46 @@ mod null_on_error_tests {
         );
     }
 }
+
+/// A positive integer id from a GraphQL `ID` argument; anything else is BAD_USER_INPUT naming
+/// `field`.
+pub fn parse_id(field: &str, id: &async_graphql::ID) -> BffResult<crate::models::Id> {
+    match id.as_str().trim().parse::<crate::models::Id>() {
+        Ok(n) if n > 0 => Ok(n),
+        _ => Err(BffError::bad_input(
+            field,
+            format!("{field} must be a positive integer id"),
+        )),
+    }
+}
+
+/// The body of `POST /orders` for `user_id`, from `(productId, quantity)` lines as a client sent
+/// them. Checked before anything is sent: no lines (`field` "items"), an invalid id
+/// ("items[i].productId") or a quantity below 1 ("items[i].quantity") are BAD_USER_INPUT.
+/// Unknown products and stock are the orders service's to judge.
+pub fn new_order<'a>(
+    user_id: crate::models::Id,
+    lines: impl IntoIterator<Item = (&'a async_graphql::ID, i32)>,
+) -> BffResult<crate::models::NewOrder> {
+    let mut items = Vec::new();
+    for (i, (product_id, quantity)) in lines.into_iter().enumerate() {
+        let product_id = parse_id(&format!("items[{i}].productId"), product_id)?;
+        if quantity < 1 {
+            return Err(BffError::bad_input(
+                format!("items[{i}].quantity"),
+                "quantity must be at least 1",
+            ));
+        }
+        items.push(crate::models::NewOrderItem {
+            product_id,
+            quantity: i64::from(quantity),
+        });
+    }
+    if items.is_empty() {
+        return Err(BffError::bad_input(
+            "items",
+            "an order needs at least one item",
+        ));
+    }
+    Ok(crate::models::NewOrder { user_id, items })
+}

@@ -157,6 +157,13 @@ impl Downstream {
         self.orders.load_one(id).await
     }
 
+    /// One of `viewer_id`'s orders, batched; NOT_FOUND when it does not exist or belongs to
+    /// someone else, indistinguishably.
+    pub async fn own_order(&self, viewer_id: Id, id: Id) -> BffResult<Order> {
+        let order = self.order(id).await?;
+        not_found("order", order.filter(|o| o.user_id == viewer_id))
+    }
+
     /// A product by id, batched.
     pub async fn product(&self, id: Id) -> BffResult<Option<Product>> {
         self.products.load_one(id).await

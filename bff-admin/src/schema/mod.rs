@@ -10,8 +10,8 @@ pub mod user;
 
 use async_graphql::{Context, ID, Object, Result, SimpleObject};
 use shared::error::{BffError, BffResult, DownstreamError};
+pub use shared::graphql::parse_id;
 use shared::graphql::{PageInfo, PageLimits, RequestContext};
-use shared::models::Id;
 
 pub use mutation::Mutation;
 
@@ -44,17 +44,6 @@ impl async_graphql::Guard for AdminGuard {
     async fn check(&self, ctx: &Context<'_>) -> Result<()> {
         ctx.admin()?;
         Ok(())
-    }
-}
-
-/// Parses an `ID` argument into a downstream id; a non-numeric one is BAD_USER_INPUT naming `field`.
-pub fn parse_id(field: &str, id: &ID) -> BffResult<Id> {
-    match id.as_str().trim().parse::<Id>() {
-        Ok(n) if n > 0 => Ok(n),
-        _ => Err(BffError::bad_input(
-            field,
-            format!("{field} must be a positive integer id"),
-        )),
     }
 }
 

@@ -5,9 +5,7 @@ pub mod order;
 pub mod product;
 
 use async_graphql::{Context, ID, Object};
-use shared::error::BffError;
-use shared::graphql::{PageInfo, PageLimits, RequestContext};
-use shared::models::{Id, NewOrder, NewOrderItem};
+use shared::graphql::{PageInfo, PageLimits, RequestContext, new_order, parse_id};
 
 use home::Home;
 use order::{Order, OrderConnection, OrderLineInput};
@@ -23,18 +21,6 @@ pub const PAGE_LIMITS: PageLimits = PageLimits {
 pub const HOME_RECENT_ORDERS: usize = 3;
 /// How many featured products the home screen shows.
 pub const HOME_FEATURED_PRODUCTS: usize = 4;
-
-/// Parses a GraphQL `ID` into a downstream id; anything but a positive integer is
-/// BAD_USER_INPUT naming `field`.
-pub fn parse_id(id: &ID, field: &str) -> Result<Id, BffError> {
-    match id.parse::<Id>() {
-        Ok(value) if value > 0 => Ok(value),
-        _ => Err(BffError::bad_input(
-            field,
-            format!("{field} must be a positive integer id"),
-        )),
-    }
-}
 
 /// Everything the mobile app can read.
 pub struct Query;
@@ -58,7 +44,7 @@ impl Query {
         #[graphql(desc = "The product's id.")] id: ID,
     ) -> async_graphql::Result<Option<Product>> {
         let product = async {
-            let id = parse_id(&id, "id")?;
+            let id = parse_id("id", &id)?;
             Ok(ctx.downstream()?.product(id).await?.map(Product::from))
         };
         product.await
@@ -129,11 +115,9 @@ impl Query {
     ) -> async_graphql::Result<Option<Order>> {
         let order = async {
             let viewer = ctx.viewer()?;
-            let id = parse_id(&id, "id")?;
-            match ctx.downstream()?.order(id).await? {
-                Some(order) if order.user_id == viewer.user_id => Ok(Some(Order::from(order))),
-                _ => Err(BffError::NotFound("order".into()).into()),
-            }
+            let id = parse_id("id", &id)?;
+            let order = ctx.downstream()?.own_order(viewer.user_id, id).await?;
+            Ok(Some(Order::from(order)))
         };
         order.await
     }
@@ -157,32 +141,11 @@ impl Mutation {
         >,
     ) -> async_graphql::Result<Order> {
         let viewer = ctx.viewer()?;
-        if items.is_empty() {
-            return Err(BffError::bad_input("items", "an order needs at least one item").into());
-        }
-        let mut lines = Vec::with_capacity(items.len());
-        for (i, item) in items.iter().enumerate() {
-            let product_id = parse_id(&item.product_id, &format!("items[{i}].productId"))?;
-            if item.quantity < 1 {
-                return Err(BffError::bad_input(
-                    format!("items[{i}].quantity"),
-                    "quantity must be at least 1",
-                )
-                .into());
-            }
-            lines.push(NewOrderItem {
-                product_id,
-                quantity: i64::from(item.quantity),
-            });
-        }
-        let order = ctx
-            .downstream()?
-            .clients()
-            .place_order(&NewOrder {
-                user_id: viewer.user_id,
-                items: lines,
-            })
-            .await?;
+        let order = new_order(
+            viewer.user_id,
+            items.iter().map(|item| (&item.product_id, item.quantity)),
+        )?;
+        let order = ctx.downstream()?.clients().place_order(&order).await?;
         Ok(Order::from(order))
     }
 }

@@ -5,10 +5,9 @@ pub mod product;
 pub mod viewer;
 
 use async_graphql::{Context, ID, Object};
-use shared::error::{BffError, BffResult, DownstreamError};
-use shared::graphql::{PageLimits, RequestContext};
-use shared::loaders::not_found;
-use shared::models::{Id, NewOrder, NewOrderItem, OrderStatus};
+use shared::error::{BffError, DownstreamError};
+use shared::graphql::{PageLimits, RequestContext, new_order, parse_id};
+use shared::models::{Id, OrderStatus};
 
 use order::{Order, OrderItemInput};
 use product::{Product, ProductConnection};
@@ -31,16 +30,6 @@ pub const RECENT_REVIEWS: PageLimits = PageLimits {
 };
 /// How many related products the product page shows.
 pub const RELATED_PRODUCTS: usize = 8;
-
-/// Parses an `ID` argument into a downstream id: a positive integer, else BAD_USER_INPUT naming
-/// the argument.
-pub fn parse_id(field: &str, id: &ID) -> BffResult<Id> {
-    id.as_str()
-        .parse::<Id>()
-        .ok()
-        .filter(|n| *n > 0)
-        .ok_or_else(|| BffError::bad_input(field, format!("{field} must be a positive integer id")))
-}
 
 /// The reason sent with every refused cancellation.
 pub const ORDER_NOT_CANCELLABLE: &str = "ORDER_NOT_CANCELLABLE";
@@ -116,14 +105,10 @@ impl Query {
     ) -> async_graphql::Result<Option<Order>> {
         let viewer = ctx.viewer()?;
         let id = parse_id("id", &id)?;
-        Ok(Some(Order(own_order(ctx, viewer.user_id, id).await?)))
+        Ok(Some(Order(
+            ctx.downstream()?.own_order(viewer.user_id, id).await?,
+        )))
     }
-}
-
-/// An order of `user_id`, or NOT_FOUND (also when it belongs to someone else).
-async fn own_order(ctx: &Context<'_>, user_id: Id, id: Id) -> BffResult<shared::models::Order> {
-    let order = ctx.downstream()?.order(id).await?;
-    not_found("order", order.filter(|o| o.user_id == user_id))
 }
 
 /// The write operations of the web frontend; all need a signed-in viewer.
@@ -133,9 +118,10 @@ pub struct Mutation;
 #[Object]
 impl Mutation {
     /// Places an order for the viewer; the orders service prices the items and checks stock.
-    /// Empty item lists or quantities below 1 are BAD_USER_INPUT (field `items`); unknown products
-    /// and insufficient stock are BAD_USER_INPUT with `extensions.reason` (`UNKNOWN_PRODUCT`,
-    /// `INSUFFICIENT_STOCK`).
+    /// An empty list (`field` "items"), an invalid product id ("items[i].productId") or a quantity
+    /// below 1 ("items[i].quantity") are BAD_USER_INPUT, refused before anything is written;
+    /// unknown products and insufficient stock are BAD_USER_INPUT with `extensions.reason`
+    /// (`UNKNOWN_PRODUCT`, `INSUFFICIENT_STOCK`).
     async fn place_order(
         &self,
         ctx: &Context<'_>,
@@ -144,29 +130,11 @@ impl Mutation {
         >,
     ) -> async_graphql::Result<Order> {
         let viewer = ctx.viewer()?;
-        if items.is_empty() {
-            return Err(BffError::bad_input("items", "an order needs at least one item").into());
-        }
-        let mut lines = Vec::with_capacity(items.len());
-        for item in &items {
-            if item.quantity < 1 {
-                return Err(
-                    BffError::bad_input("items", "every quantity must be at least 1").into(),
-                );
-            }
-            lines.push(NewOrderItem {
-                product_id: parse_id("items", &item.product_id)?,
-                quantity: i64::from(item.quantity),
-            });
-        }
-        let order = ctx
-            .downstream()?
-            .clients()
-            .place_order(&NewOrder {
-                user_id: viewer.user_id,
-                items: lines,
-            })
-            .await?;
+        let order = new_order(
+            viewer.user_id,
+            items.iter().map(|item| (&item.product_id, item.quantity)),
+        )?;
+        let order = ctx.downstream()?.clients().place_order(&order).await?;
         Ok(Order(order))
     }
 
@@ -180,7 +148,7 @@ impl Mutation {
     ) -> async_graphql::Result<Order> {
         let viewer = ctx.viewer()?;
         let id = parse_id("id", &id)?;
-        let order = own_order(ctx, viewer.user_id, id).await?;
+        let order = ctx.downstream()?.own_order(viewer.user_id, id).await?;
         if !order.status.can_become(OrderStatus::Cancelled) {
             return Err(not_cancellable(id, Some(order.status)).into());
         }

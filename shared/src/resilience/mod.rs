@@ -70,7 +70,8 @@ pub struct ResilienceConfig {
     /// Timeout of each `/ready` health probe (`BFF_READY_PROBE_TIMEOUT`, default 500ms).
     pub ready_probe_timeout: Duration,
     /// GraphQL requests served at once; more get 503 OVERLOADED
-    /// (`BFF_MAX_CONCURRENT_REQUESTS`, default 1024).
+    /// (`BFF_MAX_CONCURRENT_REQUESTS`, default 256: a 2-core BFF serves about a thousand requests a second, so 256 queued
+    /// is already a quarter second of work, and each holds memory).
     pub max_concurrent_requests: usize,
     /// Time in-flight requests get to finish after SIGTERM (`BFF_SHUTDOWN_GRACE`, default 10s).
     pub shutdown_grace: Duration,
@@ -98,7 +99,7 @@ impl Default for ResilienceConfig {
             stale_max_age: Duration::from_secs(300),
             ready_cache: Duration::from_secs(1),
             ready_probe_timeout: Duration::from_millis(500),
-            max_concurrent_requests: 1024,
+            max_concurrent_requests: 256,
             shutdown_grace: Duration::from_secs(10),
         }
     }
