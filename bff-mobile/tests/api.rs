@@ -520,3 +520,101 @@ fn every_type_and_field_has_a_description() {
     let missing = shared::sdl::missing_descriptions(&Mobile::sdl()).unwrap();
     assert!(missing.is_empty(), "missing descriptions: {missing:?}");
 }
+
+/// The real binary, a real SIGTERM: a request in flight completes, then the process exits 0.
+#[cfg(unix)]
+#[tokio::test]
+async fn sigterm_lets_the_request_in_flight_finish_and_exits_0() {
+    let demo = testkit::demo_services::DemoServices::start_local(DemoConfig::small())
+        .await
+        .unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_bff-mobile"))
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("BFF_DEV_MODE", "true")
+        .env("BFF_LOG", "warn")
+        .env("BFF_LISTEN", format!("127.0.0.1:{port}"))
+        .env("USERS_SERVICE_URL", demo.users.url())
+        .env("ORDERS_SERVICE_URL", demo.orders.url())
+        .env("PRODUCTS_SERVICE_URL", demo.products.url())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let base = format!("http://127.0.0.1:{port}");
+    let http = reqwest::Client::new();
+    let mut up = false;
+    for _ in 0..200 {
+        if http.get(format!("{base}/health")).send().await.is_ok() {
+            up = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(up, "the binary did not start");
+
+    // Featured products take a second: the request is in flight when SIGTERM arrives.
+    http.post(format!("{}/__control", demo.products.url()))
+        .json(&json!({ "latency_ms": 1000 }))
+        .send()
+        .await
+        .unwrap();
+    let request = tokio::spawn({
+        let http = http.clone();
+        let url = format!("{base}/graphql");
+        async move {
+            http.post(url)
+                .bearer_auth(testkit::dev_customer_token())
+                .json(&json!({ "query": "{ home { viewer { name } featuredProducts { id } } }" }))
+                .send()
+                .await
+                .unwrap()
+        }
+    });
+    // Structural: wait until the products service has the call in flight.
+    let mut in_flight = false;
+    for _ in 0..200 {
+        if demo.products.stats().total > 0 {
+            in_flight = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert!(in_flight, "the request never reached the products service");
+    let killed = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+
+    let response = request.await.unwrap();
+    assert_eq!(response.status(), 200);
+    let body: Value = response.json().await.unwrap();
+    assert!(body["errors"].is_null(), "{body}");
+    assert_eq!(
+        body["data"]["home"]["featuredProducts"]
+            .as_array()
+            .unwrap()
+            .len(),
+        4
+    );
+
+    let mut exited = None;
+    for _ in 0..200 {
+        if let Some(status) = child.try_wait().unwrap() {
+            exited = Some(status);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let status = exited.unwrap_or_else(|| {
+        let _ = child.kill();
+        panic!("the process did not exit after SIGTERM")
+    });
+    assert!(status.success(), "exit status {status:?}");
+}
