@@ -185,9 +185,9 @@ impl BffConfig {
     ) -> Result<Self, ConfigError> {
         let mut vars: BTreeMap<String, String> = vars
             .into_iter()
-            .filter(|(name, _)| name.starts_with("BFF_") || KNOWN.contains(&name.as_str()))
+            .filter(|(name, _)| name.starts_with("BFF_") || is_known(name))
             .collect();
-        if let Some(unknown) = vars.keys().find(|name| !KNOWN.contains(&name.as_str())) {
+        if let Some(unknown) = vars.keys().find(|name| !is_known(name)) {
             return Err(ConfigError::Unknown(unknown.clone()));
         }
         let mut take = |name: &str| vars.remove(name);
@@ -282,18 +282,15 @@ pub fn graphiql_default(bff: &str, dev_mode: bool) -> bool {
     dev_mode || bff != "bff-admin"
 }
 
-/// Every variable this build reads.
+/// The variables of the core and the edge; each other concern lists its own
+/// ([`crate::observability::config::VARS`], [`crate::resilience::VARS`], [`crate::scale::VARS`]),
+/// and [`is_known`] takes them all.
 pub const KNOWN: &[&str] = &[
     "BFF_LISTEN",
     "BFF_DEV_MODE",
     "BFF_GRAPHIQL",
     "BFF_LOG",
     "BFF_LOG_FORMAT",
-    // observability (crate::observability::config::VARS)
-    "BFF_LOG_SPANS",
-    "BFF_METRICS_MAX_OPERATIONS",
-    "OTEL_EXPORTER_OTLP_ENDPOINT",
-    "OTEL_SERVICE_NAME",
     "USERS_SERVICE_URL",
     "ORDERS_SERVICE_URL",
     "PRODUCTS_SERVICE_URL",
@@ -304,28 +301,6 @@ pub const KNOWN: &[&str] = &[
     "BFF_LOADER_MAX_BATCH",
     "BFF_JWT_SECRET",
     "BFF_JWT_LEEWAY",
-    // resilience (crate::resilience::VARS)
-    "BFF_REQUEST_DEADLINE",
-    "BFF_DEADLINE_GRACE",
-    "BFF_RETRY_MAX",
-    "BFF_RETRY_BACKOFF_BASE",
-    "BFF_RETRY_BACKOFF_MAX",
-    "BFF_RETRY_BUDGET_RATIO",
-    "BFF_RETRY_BUDGET_BURST",
-    "BFF_BREAKER_FAILURE_RATIO",
-    "BFF_BREAKER_MIN_CALLS",
-    "BFF_BREAKER_WINDOW",
-    "BFF_BREAKER_COOL_DOWN",
-    "BFF_BREAKER_HALF_OPEN_PROBES",
-    "BFF_DOWNSTREAM_MAX_IN_FLIGHT",
-    "BFF_OUTLIER_FAILURES",
-    "BFF_OUTLIER_EJECTION",
-    "BFF_STALE_MAX_ENTRIES",
-    "BFF_STALE_MAX_AGE",
-    "BFF_READY_CACHE",
-    "BFF_READY_PROBE_TIMEOUT",
-    "BFF_MAX_CONCURRENT_REQUESTS",
-    "BFF_SHUTDOWN_GRACE",
     // edge (crate::edge::config)
     "BFF_EDGE_PROFILE",
     "BFF_MAX_BODY_BYTES",
@@ -357,16 +332,19 @@ pub const KNOWN: &[&str] = &[
     "BFF_JWT_AUDIENCE",
     "BFF_JWT_ROLE_CLAIM",
     "BFF_JWT_ADMIN_ROLE",
-    // scale-out (crate::scale::VARS)
-    "REDIS_URL",
-    "BFF_REDIS_PREFIX",
-    "BFF_REDIS_TIMEOUT",
-    "BFF_CATALOGUE_TTL",
-    "BFF_CATALOGUE_LOCAL_TTL",
-    "BFF_CATALOGUE_LOCAL_MAX",
-    "BFF_APQ_TTL",
-    "BFF_RATE_LIMIT_FAIL_CLOSED",
 ];
+
+/// Whether this build reads the variable `name`.
+pub fn is_known(name: &str) -> bool {
+    [
+        KNOWN,
+        crate::observability::config::VARS,
+        crate::resilience::VARS,
+        crate::scale::VARS,
+    ]
+    .iter()
+    .any(|vars| vars.contains(&name))
+}
 
 pub(crate) fn malformed(name: &str, value: &str, reason: &str) -> ConfigError {
     ConfigError::Malformed {

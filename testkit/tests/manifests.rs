@@ -1,5 +1,5 @@
 //! The deployment files under `deploy/` agree with the binaries: they parse; every environment
-//! variable they set is one the BFFs read (`shared::config::KNOWN`) and their values are accepted
+//! variable they set is one the BFFs read (`shared::config::is_known`) and their values are accepted
 //! by `BffConfig::from_vars_for`; ports are each BFF's `DEFAULT_PORT`; probes use `/health` and
 //! `/ready`, which the router serves; the termination grace period covers the shutdown grace.
 
@@ -11,7 +11,7 @@ use std::path::PathBuf;
 
 use serde::Deserialize;
 use serde_json::Value;
-use shared::config::{BffConfig, KNOWN, parse_duration};
+use shared::config::{BffConfig, is_known, parse_duration};
 use shared::server::Bff;
 
 fn deploy_dir() -> PathBuf {
@@ -37,10 +37,7 @@ fn bffs() -> [(&'static str, u16); 3] {
 /// The variables a BFF would see, checked against the real parser (secrets get a dummy value).
 fn assert_accepted(bff: &str, vars: &BTreeMap<String, String>) {
     for name in vars.keys() {
-        assert!(
-            KNOWN.contains(&name.as_str()),
-            "{bff}: unknown variable {name}"
-        );
+        assert!(is_known(name), "{bff}: unknown variable {name}");
     }
     let mut vars = vars.clone();
     vars.entry("BFF_JWT_SECRET".into())

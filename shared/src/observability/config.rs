@@ -3,7 +3,7 @@
 
 use crate::config::ConfigError;
 
-/// The variables read here (all listed in [`crate::config::KNOWN`]).
+/// The variables read here (known to [`crate::config::is_known`]).
 pub const VARS: &[&str] = &[
     "BFF_LOG",
     "BFF_LOG_FORMAT",

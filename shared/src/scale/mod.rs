@@ -66,7 +66,7 @@ impl Default for ScaleConfig {
     }
 }
 
-/// The variables [`ScaleConfig::read_vars`] reads (all listed in [`crate::config::KNOWN`]).
+/// The variables [`ScaleConfig::read_vars`] reads (known to [`crate::config::is_known`]).
 pub const VARS: &[&str] = &[
     "REDIS_URL",
     "BFF_REDIS_PREFIX",
