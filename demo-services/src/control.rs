@@ -2,7 +2,7 @@
 //! endpoints and the middleware that counts and delays every served request.
 
 use std::{
-    collections::{BTreeMap, HashMap},
+    collections::{BTreeMap, HashMap, VecDeque},
     sync::{
         Arc, Mutex, MutexGuard,
         atomic::{AtomicU64, Ordering},
@@ -27,6 +27,9 @@ use crate::{
 
 /// The request headers whose presence is counted.
 pub const COUNTED_HEADERS: [&str; 3] = ["traceparent", "x-request-deadline-ms", "x-request-id"];
+
+/// How many of the last `traceparent` values `/__stats` keeps.
+pub const KEPT_TRACEPARENTS: usize = 100;
 
 /// Current injection settings of one service (`GET /__control`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -90,6 +93,10 @@ pub struct Stats {
     pub routes: Vec<RouteStats>,
     /// Counted requests that carried each header (all of [`COUNTED_HEADERS`] present).
     pub headers: BTreeMap<String, u64>,
+    /// The `traceparent` of the last [`KEPT_TRACEPARENTS`] counted requests that had one,
+    /// oldest first (tests check which span each call names as its parent).
+    #[serde(default)]
+    pub traceparents: Vec<String>,
 }
 
 impl Stats {
@@ -109,6 +116,7 @@ struct Counters {
     total: u64,
     routes: HashMap<String, (u64, u64, u64)>,
     headers: [u64; 3],
+    traceparents: VecDeque<String>,
 }
 
 /// Injection settings and counters of one service, shared by its middleware and endpoints.
@@ -205,6 +213,7 @@ impl ServiceControl {
                 .zip(c.headers)
                 .map(|(h, n)| ((*h).to_owned(), n))
                 .collect(),
+            traceparents: c.traceparents.iter().cloned().collect(),
         }
     }
 
@@ -221,8 +230,14 @@ impl ServiceControl {
             .wrapping_add(GAMMA))
     }
 
-    fn record(&self, route: String, ids: u64, headers: [bool; 3]) {
+    fn record(&self, route: String, ids: u64, headers: [bool; 3], traceparent: Option<&str>) {
         let mut c = lock(&self.counters);
+        if let Some(traceparent) = traceparent {
+            if c.traceparents.len() == KEPT_TRACEPARENTS {
+                c.traceparents.pop_front();
+            }
+            c.traceparents.push_back(traceparent.to_owned());
+        }
         c.total += 1;
         let entry = c.routes.entry(route).or_default();
         entry.0 += 1;
@@ -280,7 +295,11 @@ pub async fn track(State(ctl): State<Arc<ServiceControl>>, req: Request, next: N
         .unwrap_or_default();
     let (route, ids) = route_template(req.method(), &path, &query);
     let headers = COUNTED_HEADERS.map(|h| req.headers().contains_key(h));
-    ctl.record(route, ids, headers);
+    let traceparent = req
+        .headers()
+        .get("traceparent")
+        .and_then(|v| v.to_str().ok());
+    ctl.record(route, ids, headers, traceparent);
 
     let now = ctl.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
     ctl.max_in_flight.fetch_max(now, Ordering::SeqCst);

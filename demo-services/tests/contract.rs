@@ -812,6 +812,10 @@ async fn stats_count_routes_ids_and_headers() {
             ("x-request-id".to_owned(), 2),
         ])
     );
+    assert_eq!(
+        stats.traceparents,
+        vec!["00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01".to_owned()]
+    );
     assert_eq!(e.s.users.stats(), stats);
 
     // Orders and products templates.
@@ -849,6 +853,7 @@ async fn stats_count_routes_ids_and_headers() {
     assert!(zero.routes.is_empty());
     assert!(zero.headers.values().all(|&n| n == 0));
     assert_eq!(zero.headers.len(), 3);
+    assert!(zero.traceparents.is_empty());
 }
 
 #[tokio::test]

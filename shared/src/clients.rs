@@ -40,7 +40,8 @@ pub struct DownstreamClients {
 pub struct RequestMeta {
     /// Sent as `x-request-id`.
     pub request_id: Option<String>,
-    /// W3C trace context, sent as `traceparent`.
+    /// The request's W3C trace context, sent as `traceparent` (with the call's own span as the
+    /// parent when that span is recorded, see [`crate::observability::DownstreamCall`]).
     pub traceparent: Option<String>,
     /// When the request must have answered; each call gets at most what is left, and the
     /// remaining budget travels as `x-request-deadline-ms`.
@@ -48,15 +49,18 @@ pub struct RequestMeta {
 }
 
 impl RequestMeta {
+    /// Adds the headers and timeout; `traceparent` (the call's own span as the parent, see
+    /// [`crate::observability::DownstreamCall`]) replaces the request's when given.
     fn apply(
         &self,
         mut request: reqwest::RequestBuilder,
         call_timeout: std::time::Duration,
+        traceparent: Option<&str>,
     ) -> reqwest::RequestBuilder {
         if let Some(id) = &self.request_id {
             request = request.header("x-request-id", id);
         }
-        if let Some(traceparent) = &self.traceparent {
+        if let Some(traceparent) = traceparent.or(self.traceparent.as_deref()) {
             request = request.header("traceparent", traceparent);
         }
         if let Some(deadline) = self.deadline {
@@ -308,16 +312,36 @@ impl DownstreamClients {
                 detail: "no instance configured".into(),
             }));
         };
+        // The attempt's span; its id is the parent the downstream service sees.
+        let call = crate::observability::DownstreamCall::start(
+            service,
+            route,
+            method.as_str(),
+            path,
+            query,
+            attempt,
+            self.request.traceparent.as_deref(),
+        );
         let started = Instant::now();
-        let result = self
-            .send(&picked.endpoint.url, method, path, query, body)
-            .await;
+        let result = tracing::Instrument::instrument(
+            self.send(
+                &picked.endpoint.url,
+                method,
+                path,
+                query,
+                body,
+                call.traceparent(),
+            ),
+            call.span().clone(),
+        )
+        .await;
         let status: Option<u16> = result.as_ref().ok().map(|(status, _)| status.as_u16());
         let duration: Duration = started.elapsed();
         // observability hook: record(service, route, status, duration, attempt)
         let outcome = result
             .as_ref()
             .map_or_else(crate::observability::CallStatus::from, |_| status.into());
+        call.finish(outcome, duration);
         crate::observability::record_downstream_call(service, route, outcome, duration, attempt);
         match result {
             Ok((status, bytes)) if status.is_success() => {
@@ -365,10 +389,13 @@ impl DownstreamClients {
         path: &str,
         query: &[(&str, String)],
         body: Option<&(dyn ErasedBody + Sync)>,
+        traceparent: Option<&str>,
     ) -> Result<(StatusCode, Bytes), reqwest::Error> {
         let url = format!("{base}{path}");
         let mut request = self.inner.http.request(method.clone(), url);
-        request = self.request.apply(request, self.inner.call_timeout);
+        request = self
+            .request
+            .apply(request, self.inner.call_timeout, traceparent);
         if !query.is_empty() {
             request = request.query(query);
         }

@@ -16,8 +16,9 @@
 //! - [`scale`]: scale-out over Redis (`REDIS_URL`): shared persisted queries, rate limits and
 //!   catalogue cache, cross-replica invalidation; in-process fallback when Redis is away.
 //! - [`server`]: router, per-request wiring, [`server::Application`], graceful shutdown.
-//! - [`observability`]: request ids, trace context, spans, `/metrics`, the access log.
-//! - [`telemetry`]: logging set-up.
+//! - [`observability`]: request ids, trace context, spans and their OTLP export, `/metrics`, the
+//!   access log.
+//! - [`telemetry`]: logging and trace-export set-up.
 //! - [`sdl`]: SDL export and the check that every type and field has a description.
 
 pub mod auth;

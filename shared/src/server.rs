@@ -297,7 +297,12 @@ pub async fn run<B: Bff>() -> ExitCode {
     }
     let default_listen = SocketAddr::from(([127, 0, 0, 1], B::DEFAULT_PORT));
     let started = async {
-        let config = BffConfig::from_env_for(B::NAME, default_listen)?;
+        let mut config = BffConfig::from_env_for(B::NAME, default_listen)?;
+        // The trace service name (and `bff` label) defaults to the crate name, as in `router`.
+        config
+            .observability
+            .service_name
+            .get_or_insert_with(|| B::NAME.to_owned());
         crate::telemetry::init_with(&config.observability);
         let app = Application::bind(config.listen, B::router(&config)?)
             .await?
@@ -312,7 +317,10 @@ pub async fn run<B: Bff>() -> ExitCode {
         }
     };
     tracing::info!(bff = B::NAME, addr = %app.local_addr(), "serving GraphQL at /graphql, GraphiQL at /graphiql");
-    match app.run_until_stopped().await {
+    let served = app.run_until_stopped().await;
+    // The spans of the last requests, when exporting over OTLP.
+    crate::telemetry::flush(Duration::from_secs(2)).await;
+    match served {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
             eprintln!("{}: server error: {err}", B::NAME);

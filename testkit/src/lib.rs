@@ -82,6 +82,9 @@ pub struct Stats {
     pub routes: Vec<RouteStats>,
     #[serde(default)]
     pub headers: std::collections::BTreeMap<String, u64>,
+    /// The last `traceparent` values received, oldest first.
+    #[serde(default)]
+    pub traceparents: Vec<String>,
 }
 
 impl Stats {

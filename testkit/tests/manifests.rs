@@ -124,6 +124,22 @@ fn kubernetes_manifests_match_the_binaries() {
     }
 }
 
+/// A compose value with each `${NAME:-default}` replaced by its default, as compose does when
+/// `NAME` is unset.
+fn interpolate(value: &str) -> String {
+    let mut out = String::new();
+    let mut rest = value;
+    while let Some(start) = rest.find("${") {
+        out.push_str(&rest[..start]);
+        let end = rest[start..].find('}').expect("a closed ${...}") + start;
+        let inner = &rest[start + 2..end];
+        out.push_str(inner.split_once(":-").map_or("", |(_, default)| default));
+        rest = &rest[end + 1..];
+    }
+    out.push_str(rest);
+    out
+}
+
 #[test]
 fn the_compose_file_matches_the_binaries() {
     let compose = documents("compose.yaml").remove(0);
@@ -137,24 +153,14 @@ fn the_compose_file_matches_the_binaries() {
             .unwrap()
             .iter()
             .filter(|(k, _)| k.as_str() != "<<")
-            .map(|(k, v)| {
-                (
-                    k.clone(),
-                    string(v).replace("${BFF_DEV_MODE:-true}", "true"),
-                )
-            })
+            .map(|(k, v)| (k.clone(), interpolate(&string(v))))
             .collect();
         // The merged anchor (x-bff-env) is the shared part.
         let mut all: BTreeMap<String, String> = compose["x-bff-env"]
             .as_object()
             .unwrap()
             .iter()
-            .map(|(k, v)| {
-                (
-                    k.clone(),
-                    string(v).replace("${BFF_DEV_MODE:-true}", "true"),
-                )
-            })
+            .map(|(k, v)| (k.clone(), interpolate(&string(v))))
             .collect();
         all.extend(vars);
         assert_eq!(all["BFF_LISTEN"], format!("0.0.0.0:{port}"), "{bff}");

@@ -1,7 +1,8 @@
 //! Request identity: the `x-request-id` a client may send (accepted only when sane, otherwise
 //! generated) and the W3C trace context (`traceparent`: accepted when valid, otherwise a new
-//! trace is started; every request gets its own span id, which the downstream calls see as
-//! their parent).
+//! trace is started; every request gets its own span id. A downstream call sees as its parent
+//! its own `downstream.call` span when that span is recorded (see
+//! [`super::DownstreamCall`]), else the request's span).
 
 use std::collections::hash_map::RandomState;
 use std::hash::{BuildHasher, Hasher};
@@ -47,23 +48,36 @@ pub struct TraceContext {
 }
 
 impl TraceContext {
-    /// Continues the incoming `traceparent` when it is valid, else starts a new sampled trace.
+    /// Continues the incoming `traceparent` when it is valid, else starts a new trace. The
+    /// sampled flag is the installed OTLP sampler's decision ([`super::otlp`]); without an
+    /// exporter, the incoming flags are kept and new traces are sampled.
     pub fn from_header(header: Option<&str>) -> Self {
         let span_id = new_span_id();
         match header.and_then(parse_traceparent) {
-            Some((trace_id, parent, flags)) => Self {
-                trace_id,
-                parent_span_id: Some(parent),
-                span_id,
-                flags,
-            },
-            None => Self {
-                trace_id: new_trace_id(),
-                parent_span_id: None,
-                span_id,
-                flags: 1,
-            },
+            Some((trace_id, parent, flags)) => {
+                let sampled = super::otlp::sampled(&trace_id, Some(flags));
+                Self {
+                    flags: (flags & !1) | u8::from(sampled),
+                    trace_id,
+                    parent_span_id: Some(parent),
+                    span_id,
+                }
+            }
+            None => {
+                let trace_id = new_trace_id();
+                Self {
+                    flags: u8::from(super::otlp::sampled(&trace_id, None)),
+                    trace_id,
+                    parent_span_id: None,
+                    span_id,
+                }
+            }
         }
+    }
+
+    /// Whether this trace is sampled (flags bit 0).
+    pub fn sampled(&self) -> bool {
+        self.flags & 1 == 1
     }
 
     /// The `traceparent` sent downstream: same trace, this request's span as the parent.
@@ -100,7 +114,22 @@ pub fn parse_traceparent(value: &str) -> Option<(String, String, u8)> {
     Some((trace_id.to_owned(), parent.to_owned(), flags))
 }
 
-fn new_trace_id() -> String {
+/// `traceparent` (as [`TraceContext::traceparent`] writes it) with `span_id` as the parent:
+/// same version, trace id and flags. `None` unless both are well formed.
+pub fn with_parent(traceparent: &str, span_id: &str) -> Option<String> {
+    let is_hex = |s: &str| s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));
+    if traceparent.len() != 55 || span_id.len() != 16 || !is_hex(span_id) {
+        return None;
+    }
+    let (head, tail) = (traceparent.get(..36)?, traceparent.get(52..)?);
+    if !head.ends_with('-') || !tail.starts_with('-') {
+        return None;
+    }
+    Some(format!("{head}{span_id}{tail}"))
+}
+
+/// A fresh trace id: 32 lowercase hex digits, not all zero.
+pub fn new_trace_id() -> String {
     loop {
         let (hi, lo) = (random_u64(), random_u64());
         if hi != 0 || lo != 0 {
@@ -109,7 +138,8 @@ fn new_trace_id() -> String {
     }
 }
 
-fn new_span_id() -> String {
+/// A fresh span id: 16 lowercase hex digits, not all zero.
+pub fn new_span_id() -> String {
     loop {
         let id = random_u64();
         if id != 0 {
@@ -158,6 +188,23 @@ mod tests {
         assert!(out.starts_with("00-4bf92f3577b34da6a3ce929d0e0e4736-"));
         assert!(out.ends_with("-01"));
         assert!(parse_traceparent(&out).is_some());
+    }
+
+    #[test]
+    fn a_call_span_becomes_the_parent() {
+        let ctx = TraceContext::from_header(Some(
+            "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00",
+        ));
+        assert!(!ctx.sampled());
+        let out = with_parent(&ctx.traceparent(), "1234567890abcdef").unwrap_or_default();
+        assert_eq!(
+            out,
+            "00-4bf92f3577b34da6a3ce929d0e0e4736-1234567890abcdef-00"
+        );
+        assert!(parse_traceparent(&out).is_some());
+        assert_eq!(with_parent("garbage", "1234567890abcdef"), None);
+        assert_eq!(with_parent(&ctx.traceparent(), "short"), None);
+        assert_eq!(with_parent(&ctx.traceparent(), "1234567890ABCDEF"), None);
     }
 
     #[test]

@@ -40,6 +40,10 @@ pub(crate) struct Metrics {
     pub redis_fallbacks: Family<Labels, Counter>,
     /// 1 while Redis answers, 0 while a replica falls back (see `crate::scale`).
     pub redis_up: Family<Labels, Gauge>,
+    /// Spans the OTLP exporter sent (see `super::otlp`).
+    pub otlp_exported: Family<Labels, Counter>,
+    /// Spans the OTLP exporter dropped, by reason (`queue_full`, `export_failed`).
+    pub otlp_dropped: Family<Labels, Counter>,
 }
 
 fn seconds_histogram() -> Histogram {
@@ -78,6 +82,8 @@ impl Metrics {
             rejections: counter(),
             redis_fallbacks: counter(),
             redis_up: Family::default(),
+            otlp_exported: counter(),
+            otlp_dropped: counter(),
             registry: Registry::default(),
         };
         registry.register(
@@ -149,6 +155,16 @@ impl Metrics {
             "bff_redis_up",
             "1 while Redis answers this replica, 0 while it falls back to in-process stores",
             metrics.redis_up.clone(),
+        );
+        registry.register(
+            "bff_otlp_spans_exported",
+            "Spans sent to the OTLP collector (accepted with a 2xx answer)",
+            metrics.otlp_exported.clone(),
+        );
+        registry.register(
+            "bff_otlp_spans_dropped",
+            "Spans not exported, by reason: queue_full (the exporter lags) or export_failed",
+            metrics.otlp_dropped.clone(),
         );
         Self {
             registry,

@@ -1,6 +1,7 @@
 //! Observability of a BFF: request identity (`x-request-id`, W3C `traceparent`) passed to every
-//! downstream call, tracing spans (HTTP request, GraphQL operation, DataLoader batch; an event per
-//! downstream call), Prometheus metrics at `GET /metrics`, and one access-log line per request.
+//! downstream call, tracing spans (HTTP request, GraphQL operation, DataLoader batch, downstream
+//! call attempt), their export over OTLP/HTTP when configured ([`otlp`]), Prometheus metrics at
+//! `GET /metrics`, and one access-log line per request.
 //!
 //! How it fits together: the [`observe_http`] middleware opens a per-request [`RequestObs`] and
 //! runs the request inside a task-local scope holding it, so code that has no handle on the
@@ -15,6 +16,7 @@
 pub mod config;
 pub mod ids;
 pub mod metrics;
+pub mod otlp;
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -150,6 +152,7 @@ pub async fn observe_http(
         trace_id = %obs.trace.trace_id,
         span_id = %obs.trace.span_id,
         parent_span_id = obs.trace.parent_span_id.as_deref().unwrap_or(""),
+        sampled = obs.trace.sampled(),
         status = Empty,
     );
     let mut response = REQUEST
@@ -447,6 +450,78 @@ impl From<&crate::error::DownstreamError> for CallStatus {
             E::Rejected { status, .. } => CallStatus::Http(*status),
             E::Timeout { .. } => CallStatus::Timeout,
             E::Unavailable { .. } | E::Decode { .. } => CallStatus::Error,
+        }
+    }
+}
+
+/// The `downstream.call` span of one downstream HTTP attempt (target `downstream`, DEBUG level:
+/// it costs nothing unless the OTLP exporter or `BFF_LOG=downstream=debug` wants it). Fields:
+/// service, route (template), method, attempt, ids (at most [`otlp::MAX_LISTED_IDS`]) and
+/// id_count, span_id, then status and duration_ms. When the span is recorded it gets a span id
+/// of its own, which the call's `traceparent` carries as the parent, so the downstream service's
+/// spans are its children; otherwise the call carries the request's `traceparent` unchanged.
+pub struct DownstreamCall {
+    span: tracing::Span,
+    traceparent: Option<String>,
+}
+
+impl DownstreamCall {
+    /// Opens the span (not entered: instrument the exchange with [`Self::span`]).
+    /// `request_traceparent` is the request's, as the call would send it.
+    pub fn start(
+        service: Service,
+        route: &'static str,
+        method: &str,
+        path: &str,
+        query: &[(&str, String)],
+        attempt: u32,
+        request_traceparent: Option<&str>,
+    ) -> Self {
+        let span = tracing::debug_span!(
+            target: "downstream",
+            "downstream.call",
+            service = service.as_str(),
+            route,
+            method,
+            attempt,
+            ids = Empty,
+            id_count = Empty,
+            span_id = Empty,
+            status = Empty,
+            duration_ms = Empty,
+        );
+        if span.is_disabled() {
+            return Self {
+                span,
+                traceparent: None,
+            };
+        }
+        if let Some((ids, count)) = otlp::call_ids(path, query) {
+            span.record("ids", ids);
+            span.record("id_count", count);
+        }
+        let span_id = ids::new_span_id();
+        span.record("span_id", span_id.as_str());
+        let traceparent = request_traceparent.and_then(|tp| ids::with_parent(tp, &span_id));
+        Self { span, traceparent }
+    }
+
+    /// The span, to instrument the HTTP exchange with.
+    pub fn span(&self) -> &tracing::Span {
+        &self.span
+    }
+
+    /// The `traceparent` naming this call's span as the parent; `None` when the span is not
+    /// recorded (the request's is sent then).
+    pub fn traceparent(&self) -> Option<&str> {
+        self.traceparent.as_deref()
+    }
+
+    /// Records how the attempt ended and closes the span.
+    pub fn finish(self, status: impl Into<CallStatus>, duration: Duration) {
+        if !self.span.is_disabled() {
+            self.span.record("status", status.into().label());
+            self.span.record("duration_ms", duration_ms(duration));
         }
     }
 }
