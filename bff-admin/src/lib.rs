@@ -32,8 +32,7 @@ impl Bff for Admin {
     type Schema = AdminSchema;
 
     fn schema(config: &BffConfig) -> Self::Schema {
-        let builder = AdminSchema::build(Query, Mutation, EmptySubscription)
-            .extension(shared::graphql::NullOnError);
+        let builder = AdminSchema::build(Query, Mutation, EmptySubscription);
         if config.dev_mode {
             builder.finish()
         } else {

@@ -72,9 +72,7 @@ mutation PlaceOrder {
 
 /// The schema, without any request data (the server attaches auth and loaders per request).
 pub fn build_schema() -> MobileSchema {
-    Schema::build(Query, Mutation, EmptySubscription)
-        .extension(shared::graphql::NullOnError)
-        .finish()
+    Schema::build(Query, Mutation, EmptySubscription).finish()
 }
 
 impl Bff for Mobile {

@@ -84,9 +84,7 @@ mutation CancelOrder($orderId: ID! = "1") {
 "#;
 
 fn build_schema() -> WebSchema {
-    Schema::build(Query, Mutation, EmptySubscription)
-        .extension(shared::graphql::NullOnError)
-        .finish()
+    Schema::build(Query, Mutation, EmptySubscription).finish()
 }
 
 impl Bff for Web {

@@ -119,6 +119,8 @@ impl DownstreamClients {
             .timeout(config.request_timeout)
             .pool_max_idle_per_host(config.pool_max_idle_per_host)
             .tcp_nodelay(true)
+            // The services answer, they do not redirect; a 3xx is an error answer like any other.
+            .redirect(reqwest::redirect::Policy::none())
             .build()?;
         let urls = |service| {
             split_urls(match service {
@@ -325,7 +327,7 @@ impl DownstreamClients {
         let started = Instant::now();
         let result = tracing::Instrument::instrument(
             self.send(
-                &picked.endpoint.url,
+                picked.endpoint,
                 method,
                 path,
                 query,
@@ -384,21 +386,41 @@ impl DownstreamClients {
     /// The HTTP exchange of one attempt against one instance.
     async fn send(
         &self,
-        base: &str,
+        base: &crate::resilience::balancer::Endpoint,
         method: &Method,
         path: &str,
         query: &[(&str, String)],
         body: Option<&(dyn ErasedBody + Sync)>,
         traceparent: Option<&str>,
     ) -> Result<(StatusCode, Bytes), reqwest::Error> {
-        let url = format!("{base}{path}");
-        let mut request = self.inner.http.request(method.clone(), url);
+        // The instance's URL was parsed once; only the path and query change per call.
+        let mut request = match &base.parsed {
+            Some(parsed) => {
+                let mut url = parsed.clone();
+                match parsed.path() {
+                    "" | "/" => url.set_path(path),
+                    prefix => url.set_path(&format!("{}{path}", prefix.trim_end_matches('/'))),
+                }
+                if !query.is_empty() {
+                    url.query_pairs_mut().extend_pairs(query);
+                }
+                self.inner.http.request(method.clone(), url)
+            }
+            None => {
+                let request = self
+                    .inner
+                    .http
+                    .request(method.clone(), format!("{}{path}", base.url));
+                if query.is_empty() {
+                    request
+                } else {
+                    request.query(query)
+                }
+            }
+        };
         request = self
             .request
             .apply(request, self.inner.call_timeout, traceparent);
-        if !query.is_empty() {
-            request = request.query(query);
-        }
         if let Some(body) = body {
             request = request
                 .header(reqwest::header::CONTENT_TYPE, "application/json")
@@ -437,8 +459,12 @@ impl DownstreamClients {
         match result {
             Ok(items) => {
                 for item in &items {
+                    let k = key(item);
+                    if !cache.needs_refresh(&k) {
+                        continue;
+                    }
                     if let Ok(json) = serde_json::to_vec(item) {
-                        cache.put(key(item), Arc::from(json)).await;
+                        cache.put(k, Arc::from(json)).await;
                     }
                 }
                 Ok(items)

@@ -139,179 +139,6 @@ pub fn truncate_chars(text: &str, max_chars: usize) -> String {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn money_is_exact() {
-        let m = Money::from_cents(1999, "USD");
-        assert_eq!(
-            (m.amount.as_str(), m.formatted.as_str()),
-            ("19.99", "$19.99")
-        );
-        assert_eq!(Money::from_cents(5, "EUR").formatted, "€0.05");
-        assert_eq!(
-            Money::from_cents(123_456_789, "USD").formatted,
-            "$1,234,567.89"
-        );
-        assert_eq!(Money::from_cents(-250, "USD").amount, "-2.50");
-        assert_eq!(Money::from_cents(100, "CHF").formatted, "1.00 CHF");
-    }
-
-    #[test]
-    fn truncation_counts_characters() {
-        assert_eq!(truncate_chars("héllo", 5), "héllo");
-        let cut = truncate_chars("日本語のテキストです", 5);
-        assert_eq!(cut, "日本語の…");
-        assert_eq!(cut.chars().count(), 5);
-    }
-
-    #[test]
-    fn page_sizes_are_checked_not_capped() {
-        let limits = PageLimits {
-            default: 10,
-            max: 30,
-        };
-        assert_eq!(limits.size(None).ok(), Some(10));
-        assert_eq!(limits.size(Some(30)).ok(), Some(30));
-        assert!(limits.size(Some(31)).is_err());
-        assert!(limits.size(Some(0)).is_err());
-    }
-}
-
-/// A schema extension that makes a failing nullable field `null` with its error, as the GraphQL
-/// specification asks. async-graphql 7.2 instead drops the key of a failed field from its parent
-/// object (and makes the parent `null` when every field failed), so a page could not tell "no
-/// reviews" from "reviews unavailable". Every BFF schema registers it.
-pub struct NullOnError;
-
-impl async_graphql::extensions::ExtensionFactory for NullOnError {
-    fn create(&self) -> std::sync::Arc<dyn async_graphql::extensions::Extension> {
-        std::sync::Arc::new(NullOnErrorRequest::default())
-    }
-}
-
-/// Per-request state of [`NullOnError`]: the errors of the fields it turned into `null`.
-#[derive(Default)]
-struct NullOnErrorRequest {
-    errors: std::sync::Mutex<Vec<async_graphql::ServerError>>,
-}
-
-#[async_graphql::async_trait::async_trait]
-impl async_graphql::extensions::Extension for NullOnErrorRequest {
-    async fn execute(
-        &self,
-        ctx: &async_graphql::extensions::ExtensionContext<'_>,
-        operation_name: Option<&str>,
-        next: async_graphql::extensions::NextExecute<'_>,
-    ) -> async_graphql::Response {
-        let mut response = next.run(ctx, operation_name).await;
-        let nulled = match self.errors.lock() {
-            Ok(mut errors) => std::mem::take(&mut *errors),
-            Err(poisoned) => std::mem::take(&mut *poisoned.into_inner()),
-        };
-        response.errors.extend(nulled);
-        response
-    }
-
-    async fn resolve(
-        &self,
-        ctx: &async_graphql::extensions::ExtensionContext<'_>,
-        info: async_graphql::extensions::ResolveInfo<'_>,
-        next: async_graphql::extensions::NextResolve<'_>,
-    ) -> async_graphql::ServerResult<Option<async_graphql::Value>> {
-        // Every field passes through here: non-null fields go straight on, and the path is only
-        // turned into strings when a nullable field actually failed.
-        if info.return_type.ends_with('!') {
-            return next.run(ctx, info).await;
-        }
-        let path_node = info.path_node;
-        match next.run(ctx, info).await {
-            Err(mut error) => {
-                if error.path.is_empty() {
-                    error.path = path_node
-                        .to_string_vec()
-                        .into_iter()
-                        .map(|segment| match segment.parse::<usize>() {
-                            Ok(index) => async_graphql::PathSegment::Index(index),
-                            Err(_) => async_graphql::PathSegment::Field(segment),
-                        })
-                        .collect();
-                }
-                match self.errors.lock() {
-                    Ok(mut errors) => errors.push(error),
-                    Err(poisoned) => poisoned.into_inner().push(error),
-                }
-                Ok(Some(async_graphql::Value::Null))
-            }
-            other => other,
-        }
-    }
-}
-
-#[cfg(test)]
-mod null_on_error_tests {
-    #![allow(clippy::unwrap_used)]
-    use async_graphql::{EmptyMutation, EmptySubscription, Object, Schema};
-
-    use super::NullOnError;
-    use crate::error::BffError;
-
-    struct Query;
-
-    /// Test schema.
-    #[Object]
-    impl Query {
-        /// Works.
-        async fn ok(&self) -> i32 {
-            1
-        }
-        /// Fails, nullable.
-        async fn broken(&self) -> async_graphql::Result<Option<i32>> {
-            Err(BffError::NotFound("thing".into()).into())
-        }
-        /// Nested.
-        async fn nested(&self) -> Nested {
-            Nested
-        }
-    }
-
-    struct Nested;
-
-    /// Nested object.
-    #[Object]
-    impl Nested {
-        /// Fails, nullable.
-        async fn broken(&self) -> async_graphql::Result<Option<Vec<i32>>> {
-            Err(BffError::NotFound("list".into()).into())
-        }
-    }
-
-    #[tokio::test]
-    async fn a_failed_nullable_field_is_null_with_its_error() {
-        let schema = Schema::build(Query, EmptyMutation, EmptySubscription)
-            .extension(NullOnError)
-            .finish();
-        let response = schema.execute("{ ok broken nested { broken } }").await;
-        let data = response.data.clone().into_json().unwrap();
-        assert_eq!(
-            data,
-            serde_json::json!({"ok": 1, "broken": null, "nested": {"broken": null}})
-        );
-        let paths: Vec<String> = response
-            .errors
-            .iter()
-            .map(|e| serde_json::to_string(&e.path).unwrap())
-            .collect();
-        assert_eq!(paths, vec![r#"["broken"]"#, r#"["nested","broken"]"#]);
-        assert_eq!(
-            response.errors[0].extensions.as_ref().unwrap().get("code"),
-            Some(&async_graphql::Value::from("NOT_FOUND"))
-        );
-    }
-}
-
 /// A positive integer id from a GraphQL `ID` argument; anything else is BAD_USER_INPUT naming
 /// `field`.
 pub fn parse_id(field: &str, id: &async_graphql::ID) -> BffResult<crate::models::Id> {
@@ -353,4 +180,45 @@ pub fn new_order<'a>(
         ));
     }
     Ok(crate::models::NewOrder { user_id, items })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn money_is_exact() {
+        let m = Money::from_cents(1999, "USD");
+        assert_eq!(
+            (m.amount.as_str(), m.formatted.as_str()),
+            ("19.99", "$19.99")
+        );
+        assert_eq!(Money::from_cents(5, "EUR").formatted, "€0.05");
+        assert_eq!(
+            Money::from_cents(123_456_789, "USD").formatted,
+            "$1,234,567.89"
+        );
+        assert_eq!(Money::from_cents(-250, "USD").amount, "-2.50");
+        assert_eq!(Money::from_cents(100, "CHF").formatted, "1.00 CHF");
+    }
+
+    #[test]
+    fn truncation_counts_characters() {
+        assert_eq!(truncate_chars("héllo", 5), "héllo");
+        let cut = truncate_chars("日本語のテキストです", 5);
+        assert_eq!(cut, "日本語の…");
+        assert_eq!(cut.chars().count(), 5);
+    }
+
+    #[test]
+    fn page_sizes_are_checked_not_capped() {
+        let limits = PageLimits {
+            default: 10,
+            max: 30,
+        };
+        assert_eq!(limits.size(None).ok(), Some(10));
+        assert_eq!(limits.size(Some(30)).ok(), Some(30));
+        assert!(limits.size(Some(31)).is_err());
+        assert!(limits.size(Some(0)).is_err());
+    }
 }

@@ -10,6 +10,7 @@
 //! - [`edge`]: the request edge: body and operation limits, GraphQL-over-HTTP rules, CSRF, rate
 //!   limits, persisted queries, CORS and compression.
 //! - [`graphql`]: shared GraphQL pieces (money, page info, page limits, context access).
+//! - [`null_fields`]: failed nullable fields written as `null` (once per response with errors).
 //! - [`graphiql`]: the GraphiQL page.
 //! - [`resilience`]: deadlines, retries with a budget, circuit breakers, bulkheads, balancing over
 //!   instances, stale-if-error, readiness, overload and shutdown settings.
@@ -31,6 +32,7 @@ pub mod graphiql;
 pub mod graphql;
 pub mod loaders;
 pub mod models;
+pub mod null_fields;
 pub mod observability;
 pub mod resilience;
 pub mod scale;

@@ -68,7 +68,8 @@ pub trait Bff {
             .get_or_insert_with(|| Self::NAME.to_owned());
         // The request deadline defaults per BFF (2 s mobile, 5 s web and admin).
         named.resilience.request_deadline = Some(named.resilience.deadline_for(Self::NAME));
-        router(&named, Self::schema(config), graphiql)
+        let nullability = crate::null_fields::Nullability::from_sdl(&Self::sdl());
+        router_with_nullability(&named, Self::schema(config), graphiql, nullability)
     }
 }
 
@@ -78,13 +79,31 @@ struct AppState<E> {
     loader: LoaderConfig,
     /// Limits, HTTP rules, auth, rate limits, persisted queries: see [`crate::edge`].
     edge: crate::edge::Edge,
+    /// Which fields are nullable, to write failed ones as `null` (see [`crate::null_fields`]).
+    nullability: crate::null_fields::Nullability,
 }
 
-/// The router of a BFF around any executable schema.
+/// The router of a BFF around any executable schema (failed fields stay as async-graphql leaves
+/// them; [`Bff::router`] also writes failed nullable fields as `null`).
 pub fn router<E: Executor>(
     config: &BffConfig,
     executor: E,
     graphiql: Option<GraphiqlPage>,
+) -> Result<Router, StartError> {
+    router_with_nullability(
+        config,
+        executor,
+        graphiql,
+        crate::null_fields::Nullability::default(),
+    )
+}
+
+/// The router of a BFF around an executable schema whose nullable fields `nullability` knows.
+pub fn router_with_nullability<E: Executor>(
+    config: &BffConfig,
+    executor: E,
+    graphiql: Option<GraphiqlPage>,
+    nullability: crate::null_fields::Nullability,
 ) -> Result<Router, StartError> {
     let mut clients = DownstreamClients::with_resilience(&config.downstream, &config.resilience)?;
     let mut edge = crate::edge::Edge::new(config)?;
@@ -104,6 +123,7 @@ pub fn router<E: Executor>(
         clients,
         loader: config.loader.clone(),
         edge,
+        nullability,
     });
     let routes = Router::new()
         .route(
@@ -168,6 +188,8 @@ async fn execute<E: Executor>(
         deadline: Some(std::time::Instant::now() + state.clients.resilience().request_deadline()),
     });
     let downstream = Downstream::new(&clients, &state.loader);
+    // Kept for the rare response with errors (see `crate::null_fields`).
+    let (query, operation_name) = (request.query.clone(), request.operation_name.clone());
     let mut request = request.data(downstream);
     let operation = crate::observability::GraphqlOperation::start_parsed(&mut request);
     // Resilience: the whole execution is capped at deadline + grace; stale data is marked.
@@ -176,7 +198,10 @@ async fn execute<E: Executor>(
         state.executor.execute(request),
     );
     let response = tracing::Instrument::instrument(execution, operation.span()).await;
-    let response = crate::resilience::request::mark_stale(response, &clients);
+    let mut response = crate::resilience::request::mark_stale(response, &clients);
+    state
+        .nullability
+        .null_failed_fields(&mut response, &query, operation_name.as_deref());
     operation.finish(response)
 }
 

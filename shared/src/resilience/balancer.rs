@@ -14,6 +14,8 @@ use super::random_u64;
 pub struct Endpoint {
     /// Base URL, without a trailing slash.
     pub url: String,
+    /// `url` parsed once (None if it does not parse: calls then fail with the parse error).
+    pub parsed: Option<reqwest::Url>,
     in_flight: AtomicUsize,
     consecutive_failures: AtomicU32,
     /// Milliseconds since the balancer's epoch until which the instance is ejected (0: never).
@@ -57,6 +59,7 @@ impl Balancer {
                 .iter()
                 .map(|url| Endpoint {
                     url: url.clone(),
+                    parsed: reqwest::Url::parse(url).ok(),
                     in_flight: AtomicUsize::new(0),
                     consecutive_failures: AtomicU32::new(0),
                     ejected_until_ms: AtomicU64::new(0),

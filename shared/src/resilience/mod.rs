@@ -65,6 +65,9 @@ pub struct ResilienceConfig {
     pub stale_max_entries: usize,
     /// Oldest value served as stale (`BFF_STALE_MAX_AGE`, default 5m).
     pub stale_max_age: Duration,
+    /// How old a stale-cache copy gets before a successful read replaces it
+    /// (`BFF_STALE_REFRESH`, default 10s): copies are not re-serialised on every read.
+    pub stale_refresh: Duration,
     /// How long a `/ready` probe result is reused (`BFF_READY_CACHE`, default 1s).
     pub ready_cache: Duration,
     /// Timeout of each `/ready` health probe (`BFF_READY_PROBE_TIMEOUT`, default 500ms).
@@ -97,6 +100,7 @@ impl Default for ResilienceConfig {
             outlier_ejection: Duration::from_secs(30),
             stale_max_entries: 10_000,
             stale_max_age: Duration::from_secs(300),
+            stale_refresh: Duration::from_secs(10),
             ready_cache: Duration::from_secs(1),
             ready_probe_timeout: Duration::from_millis(500),
             max_concurrent_requests: 256,
@@ -125,6 +129,7 @@ pub const VARS: &[&str] = &[
     "BFF_OUTLIER_EJECTION",
     "BFF_STALE_MAX_ENTRIES",
     "BFF_STALE_MAX_AGE",
+    "BFF_STALE_REFRESH",
     "BFF_READY_CACHE",
     "BFF_READY_PROBE_TIMEOUT",
     "BFF_MAX_CONCURRENT_REQUESTS",
@@ -176,6 +181,7 @@ impl ResilienceConfig {
             ("BFF_BREAKER_COOL_DOWN", &mut self.breaker_cool_down),
             ("BFF_OUTLIER_EJECTION", &mut self.outlier_ejection),
             ("BFF_STALE_MAX_AGE", &mut self.stale_max_age),
+            ("BFF_STALE_REFRESH", &mut self.stale_refresh),
             ("BFF_READY_CACHE", &mut self.ready_cache),
             ("BFF_READY_PROBE_TIMEOUT", &mut self.ready_probe_timeout),
             ("BFF_SHUTDOWN_GRACE", &mut self.shutdown_grace),
@@ -269,6 +275,7 @@ impl Resilience {
             cache: Arc::new(MemoryCache::new(
                 config.stale_max_entries,
                 config.stale_max_age,
+                config.stale_refresh,
             )),
         }
     }

@@ -15,6 +15,12 @@ use crate::error::Service;
 pub trait CatalogueCache: Send + Sync {
     /// The value stored under `key`, unless missing or older than the cache's staleness bound.
     fn get<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Option<Arc<[u8]>>>;
+    /// Whether a fresh value for `key` is worth storing: true unless the copy held is younger
+    /// than the cache's refresh interval (so hot keys are not re-serialised on every read).
+    fn needs_refresh(&self, key: &str) -> bool {
+        let _ = key;
+        true
+    }
     /// Stores `value` under `key`.
     fn put(&self, key: String, value: Arc<[u8]>) -> BoxFuture<'_, ()>;
     /// Drops `key` (after the value changed: a shared cache's invalidation). Default: nothing.
@@ -39,19 +45,21 @@ struct Map {
 }
 
 /// The in-process [`CatalogueCache`]: at most `max_entries` values (oldest write evicted first),
-/// none served older than `max_age`.
+/// none served older than `max_age`, none replaced before it is `refresh` old.
 pub struct MemoryCache {
     max_entries: usize,
     max_age: Duration,
+    refresh: Duration,
     map: Mutex<Map>,
 }
 
 impl MemoryCache {
     /// An empty cache.
-    pub fn new(max_entries: usize, max_age: Duration) -> Self {
+    pub fn new(max_entries: usize, max_age: Duration, refresh: Duration) -> Self {
         Self {
             max_entries,
             max_age,
+            refresh,
             map: Mutex::new(Map::default()),
         }
     }
@@ -108,6 +116,13 @@ impl MemoryCache {
 }
 
 impl CatalogueCache for MemoryCache {
+    fn needs_refresh(&self, key: &str) -> bool {
+        let map = self.map.lock().unwrap_or_else(|p| p.into_inner());
+        map.entries
+            .get(key)
+            .is_none_or(|entry| entry.stored.elapsed() >= self.refresh)
+    }
+
     fn get<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Option<Arc<[u8]>>> {
         let value = self.get_now(key);
         Box::pin(async move { value })
@@ -158,7 +173,7 @@ mod tests {
 
     #[test]
     fn bounded_in_entries_and_age() {
-        let cache = MemoryCache::new(2, Duration::from_millis(50));
+        let cache = MemoryCache::new(2, Duration::from_millis(50), Duration::ZERO);
         cache.put_now("a".into(), bytes("1"));
         cache.put_now("b".into(), bytes("2"));
         cache.put_now("a".into(), bytes("3"));
@@ -172,5 +187,15 @@ mod tests {
             cache.put_now(format!("k{}", i % 3), bytes("x"));
         }
         assert!(cache.map.lock().map(|m| m.order.len()).unwrap_or(0) <= 64 + 1);
+    }
+
+    #[test]
+    fn a_young_copy_is_not_replaced() {
+        let cache = MemoryCache::new(10, Duration::from_secs(60), Duration::from_millis(40));
+        assert!(cache.needs_refresh("a"), "absent");
+        cache.put_now("a".into(), bytes("1"));
+        assert!(!cache.needs_refresh("a"), "just stored");
+        std::thread::sleep(Duration::from_millis(50));
+        assert!(cache.needs_refresh("a"), "older than the refresh interval");
     }
 }
