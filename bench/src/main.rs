@@ -6,7 +6,8 @@
 //! JSON report and an SVG chart under `bench/results/`.
 //!
 //! Usage: `cargo run --release -p bench -- [--quick] [--skip-build] [--only NAME,..]
-//! [--bff-env KEY=VALUE].. [--label TEXT] [--out DIR]`.
+//! [--bff-env KEY=VALUE].. [--soak SECS] [--label TEXT] [--out DIR]`. Full mode soaks 60 s;
+//! `--soak 300` gives the 5-minute soak (also with `--quick`, which otherwise has none).
 
 mod hist;
 mod load;
@@ -143,15 +144,14 @@ impl Plan {
         Self {
             mode: "full",
             latencies_ms: vec![0, 5],
-            warmup_requests: 1000,
+            warmup_requests: 500,
             saturation_concurrency: 32,
-            saturation_secs: 5.0,
-            rates: BTreeMap::from([
-                (0, vec![500, 1000, 2000]),
-                (5, vec![250, 500, 1000, 2000, 3000]),
-            ]),
-            rate_secs: 5.0,
-            soak_secs: 90.0,
+            saturation_secs: 3.0,
+            rates: BTreeMap::from([(0, vec![1000]), (5, vec![250, 500, 1000, 2000])]),
+            rate_secs: 3.0,
+            // Sized so that build + run stay under 10 minutes on a fresh 2-core clone; the
+            // 5-minute soak is `--soak 300`.
+            soak_secs: 60.0,
             soak_rate_per_bff: 100,
         }
     }
@@ -175,6 +175,7 @@ fn parse_args() -> anyhow::Result<Options> {
         label: String::new(),
         out: None,
     };
+    let mut soak_secs = None;
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         let mut value = || args.next().with_context(|| format!("{arg} needs a value"));
@@ -187,12 +188,20 @@ fn parse_args() -> anyhow::Result<Options> {
                 let (k, v) = kv.split_once('=').context("--bff-env wants KEY=VALUE")?;
                 opts.bff_env.push((k.to_owned(), v.to_owned()));
             }
+            "--soak" => {
+                soak_secs = Some(
+                    value()?
+                        .parse::<f64>()
+                        .context("--soak wants seconds")?
+                        .max(0.0),
+                )
+            }
             "--label" => opts.label = value()?,
             "--out" => opts.out = Some(PathBuf::from(value()?)),
             "-h" | "--help" => {
                 println!(
                     "usage: bench [--quick] [--skip-build] [--only NAME,..] [--bff-env KEY=VALUE].. \
-                     [--label TEXT] [--out DIR]\nqueries: {}",
+                     [--soak SECS] [--label TEXT] [--out DIR]\nqueries: {}",
                     QUERIES
                         .iter()
                         .map(|q| q.name)
@@ -202,6 +211,12 @@ fn parse_args() -> anyhow::Result<Options> {
                 std::process::exit(0);
             }
             other => bail!("unknown argument {other:?} (try --help)"),
+        }
+    }
+    if let Some(secs) = soak_secs {
+        opts.plan.soak_secs = secs;
+        if opts.plan.soak_rate_per_bff == 0 {
+            opts.plan.soak_rate_per_bff = 100;
         }
     }
     Ok(opts)
