@@ -883,8 +883,13 @@ impl DownstreamClients {
         .await
     }
 
-    /// `GET /products/{id}/related?limit=`.
-    pub async fn related_products(&self, product_id: Id, limit: usize) -> BffResult<Vec<Product>> {
+    /// `GET /products/{id}/related?limit=`, each product read as `T`: `Product`, or a slim view
+    /// such as [`ProductListing`] (serde skips the fields `T` lacks, such as 1–3 KB descriptions).
+    pub async fn related_products_as<T: DeserializeOwned>(
+        &self,
+        product_id: Id,
+        limit: usize,
+    ) -> BffResult<Vec<T>> {
         self.get(
             Service::Products,
             "GET /products/{id}/related",

@@ -1,6 +1,7 @@
 //! The downstream contract (v1) as Rust types: what the users, orders and products services send
 //! and accept. `schema/downstream.openapi.yaml` is the same contract for humans and other tools;
 //! the demo services serialise these very types, and the contract tests check both against it.
+//! [`ProductListing`] is the one read-only view: a slim reading of a `Product` body for lists.
 
 use std::collections::BTreeMap;
 
@@ -192,6 +193,53 @@ pub struct ProductImage {
     pub full: String,
 }
 
+/// A slim, read-only view of a [`Product`]: what a product card (name, price, thumbnail, stock)
+/// needs, read from the same JSON as a full product. It exists for speed: serde skips the fields
+/// it lacks (the 1–3 KB, often non-ASCII `description`, the `specifications`, the larger image
+/// sizes) without allocating them, and decoding full products was about a fifth of a product
+/// page's CPU. Unknown fields are ignored (no model denies them), so any contract `Product` body
+/// reads as a listing. Use it with `search_products_as` / `related_products_as`; never write it
+/// back to a service.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct ProductListing {
+    pub id: Id,
+    pub name: String,
+    pub price_cents: i64,
+    pub currency: String,
+    pub category: String,
+    /// Units in stock.
+    pub inventory: i64,
+    /// The product's images, thumbnail only.
+    pub images: Vec<ImageThumbnail>,
+}
+
+/// The thumbnail of a [`ProductImage`], as a [`ProductListing`] reads it.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct ImageThumbnail {
+    pub thumbnail: String,
+}
+
+/// A full product already in hand (e.g. from the products loader) as a listing.
+impl From<Product> for ProductListing {
+    fn from(product: Product) -> Self {
+        Self {
+            id: product.id,
+            name: product.name,
+            price_cents: product.price_cents,
+            currency: product.currency,
+            category: product.category,
+            inventory: product.inventory,
+            images: product
+                .images
+                .into_iter()
+                .map(|image| ImageThumbnail {
+                    thumbnail: image.thumbnail,
+                })
+                .collect(),
+        }
+    }
+}
+
 /// Body of `PATCH /products/{id}`: only the fields present change.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ProductPatch {
@@ -259,3 +307,61 @@ pub struct ErrorDetail {
 
 /// Most ids any `ids=` parameter accepts.
 pub const MAX_IDS_PER_CALL: usize = 100;
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::expect_used)]
+    use super::*;
+
+    /// A full `Product` body as the contract defines it (every required field, a non-ASCII
+    /// description with escapes, specifications, several images).
+    const FULL_PRODUCT: &str = r#"{
+        "id": 42,
+        "name": "Théière en fonte",
+        "description": "Une théière « robuste » — 1,2 L.\nÉmaillée à l'intérieur; \"classique\" \u00e9 ☕ 日本製",
+        "price_cents": 4599,
+        "currency": "EUR",
+        "category": "kitchen",
+        "inventory": 7,
+        "images": [
+            {"thumbnail": "https://img.example/42/0/t.jpg", "mobile": "https://img.example/42/0/m.jpg", "full": "https://img.example/42/0/f.jpg"},
+            {"thumbnail": "https://img.example/42/1/t.jpg", "mobile": "https://img.example/42/1/m.jpg", "full": "https://img.example/42/1/f.jpg"}
+        ],
+        "specifications": {"Capacité": "1,2 L", "Weight": "1.8 kg"},
+        "created_at": "2024-03-01T10:00:00Z"
+    }"#;
+
+    #[test]
+    fn a_full_product_reads_as_a_listing() {
+        let listing: ProductListing = serde_json::from_str(FULL_PRODUCT).expect("listing");
+        assert_eq!(
+            listing,
+            ProductListing {
+                id: 42,
+                name: "Théière en fonte".to_owned(),
+                price_cents: 4599,
+                currency: "EUR".to_owned(),
+                category: "kitchen".to_owned(),
+                inventory: 7,
+                images: vec![
+                    ImageThumbnail {
+                        thumbnail: "https://img.example/42/0/t.jpg".to_owned()
+                    },
+                    ImageThumbnail {
+                        thumbnail: "https://img.example/42/1/t.jpg".to_owned()
+                    },
+                ],
+            }
+        );
+        // The slim read and the conversion of a full read agree.
+        let full: Product = serde_json::from_str(FULL_PRODUCT).expect("product");
+        assert_eq!(ProductListing::from(full), listing);
+        // A page of them, as `GET /products` answers.
+        let page: Page<ProductListing> = serde_json::from_str(&format!(
+            r#"{{"items": [{FULL_PRODUCT}], "next_cursor": "c1"}}"#
+        ))
+        .expect("page");
+        assert_eq!(page.items, vec![listing]);
+        assert_eq!(page.next_cursor.as_deref(), Some("c1"));
+    }
+}

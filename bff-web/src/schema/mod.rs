@@ -7,7 +7,7 @@ pub mod viewer;
 use async_graphql::{Context, ID, Object};
 use shared::error::{BffError, DownstreamError};
 use shared::graphql::{PageLimits, RequestContext, new_order, parse_id};
-use shared::models::{Id, OrderStatus};
+use shared::models::{Id, OrderStatus, ProductListing};
 
 use order::{Order, OrderItemInput};
 use product::{Product, ProductConnection};
@@ -76,17 +76,17 @@ impl Query {
         #[graphql(desc = "The `pageInfo.endCursor` of the previous page.")] after: Option<String>,
     ) -> async_graphql::Result<ProductConnection> {
         let limit = PRODUCTS_PAGE.size(first)?;
-        let downstream = ctx.downstream()?;
-        let page = downstream
+        // Read as slim listings: a card never shows descriptions or specifications.
+        let page = ctx
+            .downstream()?
             .clients()
-            .search_products(
+            .search_products_as::<ProductListing>(
                 search.as_deref(),
                 category.as_deref(),
                 limit,
                 after.as_deref(),
             )
             .await?;
-        downstream.prime_products(&page.items).await;
         Ok(ProductConnection::from_page(page))
     }
 

@@ -102,7 +102,7 @@ impl OrderItem {
     /// has left the catalogue.
     async fn product(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<ProductCard>> {
         let product = ctx.downstream()?.product(self.item.product_id).await?;
-        Ok(product.map(ProductCard))
+        Ok(product.map(|product| ProductCard(product.into())))
     }
 
     /// How many units.

@@ -5,12 +5,17 @@
 //! authors go through the users loader and the related products' summaries through the summary
 //! loader, both batched and concurrent (level 2). The page's own rating comes from the reviews
 //! response, never from a separate summary call.
+//!
+//! Cards ([`ProductCard`]) hold a [`ProductListing`], the slim view of a product: the catalogue
+//! page and the related products are read as listings, so their descriptions and specifications
+//! are skipped, never allocated. Listings are not full products, so they never prime the products
+//! loader.
 
 use async_graphql::{Context, ID, Object, SimpleObject};
 use shared::error::BffResult;
 use shared::graphql::{Money, PageInfo, RequestContext};
 use shared::loaders::{Downstream, not_found};
-use shared::models::{self, Id, Page, ReviewsPage};
+use shared::models::{self, Id, Page, ProductListing, ReviewsPage};
 
 use super::{RECENT_REVIEWS, RELATED_PRODUCTS};
 
@@ -21,7 +26,7 @@ pub struct Product {
     /// Fetched together with the product when `reviews` is selected; `None`: fetch on demand.
     reviews: Option<BffResult<ReviewsPage>>,
     /// Fetched together with the product when `related` is selected; `None`: fetch on demand.
-    related: Option<BffResult<Vec<models::Product>>>,
+    related: Option<BffResult<Vec<ProductListing>>>,
 }
 
 impl Product {
@@ -43,16 +48,13 @@ impl Product {
         };
         let related = async {
             if want_related {
-                Some(clients.related_products(id, RELATED_PRODUCTS).await)
+                Some(clients.related_products_as(id, RELATED_PRODUCTS).await)
             } else {
                 None
             }
         };
         let (product, reviews, related) = tokio::join!(downstream.product(id), reviews, related);
         let product = not_found("product", product?)?;
-        if let Some(Ok(related)) = &related {
-            downstream.prime_products(related).await;
-        }
         Ok(Self {
             product,
             reviews,
@@ -150,13 +152,10 @@ impl Product {
         let related = match &self.related {
             Some(related) => related.clone()?,
             None => {
-                let downstream = ctx.downstream()?;
-                let related = downstream
+                ctx.downstream()?
                     .clients()
-                    .related_products(self.product.id, RELATED_PRODUCTS)
-                    .await?;
-                downstream.prime_products(&related).await;
-                related
+                    .related_products_as(self.product.id, RELATED_PRODUCTS)
+                    .await?
             }
         };
         Ok(Some(related.into_iter().map(ProductCard).collect()))
@@ -275,8 +274,9 @@ pub struct RatingSummary {
     pub count: i64,
 }
 
-/// A product as lists show it: name, price, thumbnail, stock and rating summary.
-pub struct ProductCard(pub models::Product);
+/// A product as lists show it: name, price, thumbnail, stock and rating summary. Built from the
+/// slim [`ProductListing`]; a full product in hand converts with `ProductListing::from`.
+pub struct ProductCard(pub ProductListing);
 
 /// A product as lists show it: name, price, thumbnail, stock and rating summary.
 #[Object]
@@ -342,7 +342,7 @@ pub struct ProductConnection {
 
 impl ProductConnection {
     /// The connection of a downstream page.
-    pub fn from_page(page: Page<models::Product>) -> Self {
+    pub fn from_page(page: Page<ProductListing>) -> Self {
         Self {
             nodes: page.items.into_iter().map(ProductCard).collect(),
             page_info: PageInfo::from_next_cursor(page.next_cursor),
