@@ -5,6 +5,7 @@
 
 use std::collections::HashMap;
 use std::hash::Hash;
+use std::sync::OnceLock;
 
 use async_graphql::dataloader::{DataLoader, HashMapCache, Loader};
 
@@ -102,14 +103,16 @@ impl Loader<RecentOrdersKey> for RecentOrdersByUser {
 /// Each batch is observed (span, batch-size metric) and runs in the request's scope.
 type Cached<T> = DataLoader<crate::observability::Observed<T>, HashMapCache>;
 
-/// Per-request access to the downstream services: batched loads plus direct calls.
+/// Per-request access to the downstream services: batched loads plus direct calls. Each loader
+/// is created on its first use, so a request pays only for the loaders its query needs.
 pub struct Downstream {
     clients: DownstreamClients,
-    users: Cached<UsersById>,
-    orders: Cached<OrdersById>,
-    products: Cached<ProductsById>,
-    review_summaries: Cached<ReviewSummariesByProduct>,
-    recent_orders: Cached<RecentOrdersByUser>,
+    config: LoaderConfig,
+    users: OnceLock<Cached<UsersById>>,
+    orders: OnceLock<Cached<OrdersById>>,
+    products: OnceLock<Cached<ProductsById>>,
+    review_summaries: OnceLock<Cached<ReviewSummariesByProduct>>,
+    recent_orders: OnceLock<Cached<RecentOrdersByUser>>,
 }
 
 fn loader<T: Send + Sync + 'static>(inner: T, config: &LoaderConfig) -> Cached<T> {
@@ -124,17 +127,27 @@ fn loader<T: Send + Sync + 'static>(inner: T, config: &LoaderConfig) -> Cached<T
 }
 
 impl Downstream {
-    /// Fresh loaders for one request; `clients` should be the request's own copy
-    /// ([`DownstreamClients::for_request`]).
+    /// Loaders for one request (each built on first use); `clients` should be the request's
+    /// own copy ([`DownstreamClients::for_request`]).
     pub fn new(clients: &DownstreamClients, config: &LoaderConfig) -> Self {
         Self {
             clients: clients.clone(),
-            users: loader(UsersById(clients.clone()), config),
-            orders: loader(OrdersById(clients.clone()), config),
-            products: loader(ProductsById(clients.clone()), config),
-            review_summaries: loader(ReviewSummariesByProduct(clients.clone()), config),
-            recent_orders: loader(RecentOrdersByUser(clients.clone()), config),
+            config: config.clone(),
+            users: OnceLock::new(),
+            orders: OnceLock::new(),
+            products: OnceLock::new(),
+            review_summaries: OnceLock::new(),
+            recent_orders: OnceLock::new(),
         }
+    }
+
+    /// The loader in `cell`, built from `make` on first use.
+    fn lazy<'a, T: Send + Sync + 'static>(
+        &self,
+        cell: &'a OnceLock<Cached<T>>,
+        make: impl FnOnce(DownstreamClients) -> T,
+    ) -> &'a Cached<T> {
+        cell.get_or_init(|| loader(make(self.clients.clone()), &self.config))
     }
 
     /// The underlying clients, for calls that are not batched (searches, pages, mutations).
@@ -144,17 +157,17 @@ impl Downstream {
 
     /// A user by id, batched with the other users asked for in this request.
     pub async fn user(&self, id: Id) -> BffResult<Option<User>> {
-        self.users.load_one(id).await
+        self.lazy(&self.users, UsersById).load_one(id).await
     }
 
     /// Several users, in one batched call; unknown ids are absent.
     pub async fn users(&self, ids: impl IntoIterator<Item = Id>) -> BffResult<HashMap<Id, User>> {
-        self.users.load_many(ids).await
+        self.lazy(&self.users, UsersById).load_many(ids).await
     }
 
     /// An order by id, batched.
     pub async fn order(&self, id: Id) -> BffResult<Option<Order>> {
-        self.orders.load_one(id).await
+        self.lazy(&self.orders, OrdersById).load_one(id).await
     }
 
     /// One of `viewer_id`'s orders, batched; NOT_FOUND when it does not exist or belongs to
@@ -166,7 +179,7 @@ impl Downstream {
 
     /// A product by id, batched.
     pub async fn product(&self, id: Id) -> BffResult<Option<Product>> {
-        self.products.load_one(id).await
+        self.lazy(&self.products, ProductsById).load_one(id).await
     }
 
     /// Several products, in one batched call; unknown ids are absent.
@@ -174,23 +187,29 @@ impl Downstream {
         &self,
         ids: impl IntoIterator<Item = Id>,
     ) -> BffResult<HashMap<Id, Product>> {
-        self.products.load_many(ids).await
+        self.lazy(&self.products, ProductsById).load_many(ids).await
     }
 
     /// A product's rating summary, batched with the other products of this request.
     pub async fn review_summary(&self, product_id: Id) -> BffResult<Option<ReviewSummary>> {
-        self.review_summaries.load_one(product_id).await
+        self.lazy(&self.review_summaries, ReviewSummariesByProduct)
+            .load_one(product_id)
+            .await
     }
 
     /// A user's `per_user` newest orders, batched over the users of this request.
     pub async fn recent_orders(&self, user_id: Id, per_user: usize) -> BffResult<Vec<Order>> {
         let key = RecentOrdersKey { user_id, per_user };
-        Ok(self.recent_orders.load_one(key).await?.unwrap_or_default())
+        Ok(self
+            .lazy(&self.recent_orders, RecentOrdersByUser)
+            .load_one(key)
+            .await?
+            .unwrap_or_default())
     }
 
     /// Puts already-fetched products in this request's cache, so later loads of them cost nothing.
     pub async fn prime_products(&self, products: &[Product]) {
-        self.products
+        self.lazy(&self.products, ProductsById)
             .feed_many(products.iter().map(|p| (p.id, p.clone())))
             .await;
     }
